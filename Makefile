@@ -1,0 +1,37 @@
+# The two commands: `make demo` (the main job on its embedded default) and `make test` (lint + all CPU tests).
+# Each builds .venv on first use: torch 2.13.0 (CPU wheel) first, then the project with its extras.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+EXTRAS := dev,train,eval,math
+
+.PHONY: demo test lint setup system-deps bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]"
+	touch $(STAMP)
+
+system-deps:
+	@bash scripts/install_system_deps.sh
+
+lint: setup
+	$(BIN)/ruff check src tests bench scripts
+
+test: setup system-deps lint
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
+
+demo: setup
+	HF_HUB_OFFLINE=1 $(BIN)/beyondmode demo
+
+bench: setup
+	for script in bench/bench_*.py; do $(BIN)/python $$script || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,330 @@
+"""The answer format: one object renders the prompt instructions and parses completions.
+
+Default multi-answer format (K = 3, confidences on, interleaved layout):
+
+    <think> free reasoning </think>
+    <answer1> ... </answer1> <confidence1> 0.45 </confidence1>
+    <answer2> ... </answer2> <confidence2> 0.30 </confidence2>
+    <answer3> ... </answer3> <confidence3> 0.10 </confidence3>
+    <analysis> optional uncertainty analysis </analysis>
+
+With K = 1 the tags are plain `<answer>` / `<confidence>`. `parse` never raises: malformed output is
+data, reported as `Violation` codes, and whatever answers can be recovered are still returned (lenient
+reading) so that metrics can be reported both strictly and leniently.
+
+>>> fmt = AnswerFormat(num_candidates=2)
+>>> parsed = fmt.parse("<think> fever </think> <answer1> flu </answer1> <confidence1> 60% </confidence1>"
+...                    " <answer2> cold </answer2> <confidence2> .3 </confidence2>")
+>>> parsed.format_ok, parsed.texts, parsed.confidences
+(True, ('flu', 'cold'), (0.6, 0.3))
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from beyondmode.types import Candidate, ParsedResponse, Violation
+
+FORMAT_VERSION = 1
+"""Bumped whenever a change makes the same text parse differently."""
+
+_TAG = re.compile(r"<(/?)(think|analysis|answer|confidence)(\d*)>")
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+_NON_FINITE = frozenset({"nan", "+nan", "-nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"})
+_FENCE = re.compile(r"\A```[\w+.-]*[ \t]*\n(.*?)\n?[ \t]*```\Z", re.DOTALL)
+
+_SLOT_NAMES = ("answer", "confidence")
+
+
+class Layout(StrEnum):
+    """Where the confidences go: after each answer (interleaved) or all after the answers (split)."""
+
+    INTERLEAVED = "interleaved"
+    SPLIT = "split"
+
+
+def parse_confidence(raw: str) -> tuple[float | None, Violation | None]:
+    """Read a stated confidence: `0.4`, `.4`, `40%` (and `1`, `0`, `4e-1`).
+
+    Returns the value in [0, 1] and no violation, or None and the violation.
+
+    >>> parse_confidence(" 40% ")
+    (0.4, None)
+    >>> parse_confidence("1.5")
+    (None, <Violation.CONFIDENCE_OUT_OF_RANGE: 'confidence_out_of_range'>)
+    """
+    text = raw.strip()
+    percent = text.endswith("%")
+    if percent:
+        text = text[:-1].rstrip()
+    if _NUMBER.fullmatch(text):
+        value = float(text)
+        if percent:
+            value /= 100.0
+        if 0.0 <= value <= 1.0:
+            return value, None
+        if math.isfinite(value):
+            return None, Violation.CONFIDENCE_OUT_OF_RANGE
+        return None, Violation.CONFIDENCE_NOT_FINITE
+    if text.lower() in _NON_FINITE:
+        return None, Violation.CONFIDENCE_NOT_FINITE
+    return None, Violation.CONFIDENCE_NOT_NUMBER
+
+
+def _unwrap_fence(text: str) -> str:
+    match = _FENCE.match(text)
+    return match.group(1) if match else text
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerFormat:
+    """A format variant: K slots, confidences on/off, think required or optional, analysis, layout.
+
+    Fields:
+        num_candidates: K, the number of answer slots (1 gives plain `<answer>` tags).
+        with_confidence: each answer carries a stated confidence (RLCR variants).
+        require_think: a `<think>` block is required (it is always allowed).
+        with_analysis: an optional `<analysis>` block is allowed at the end.
+        layout: interleaved (`answer1 confidence1 answer2 ...`) or split (all answers, then confidences).
+        allow_text_outside: text outside the tags is tolerated instead of being a violation.
+        confidence_decimals: decimals written by `render`.
+    """
+
+    num_candidates: int = 3
+    with_confidence: bool = True
+    require_think: bool = True
+    with_analysis: bool = False
+    layout: Layout = Layout.INTERLEAVED
+    allow_text_outside: bool = False
+    confidence_decimals: int = 2
+
+    def __post_init__(self) -> None:
+        if self.num_candidates < 1:
+            raise ValueError(f"num_candidates must be >= 1, got {self.num_candidates}")
+        if not 0 <= self.confidence_decimals <= 6:
+            raise ValueError(f"confidence_decimals must be in 0..6, got {self.confidence_decimals}")
+        object.__setattr__(self, "layout", Layout(self.layout))
+
+    # ----------------------------------------------------------------------------------------- tags
+    def tag(self, name: str, slot: int) -> str:
+        """The tag name of `name` ("answer" or "confidence") for 1-based `slot`."""
+        return name if self.num_candidates == 1 else f"{name}{slot}"
+
+    def _slot_order(self) -> list[tuple[str, int]]:
+        slots = range(1, self.num_candidates + 1)
+        if not self.with_confidence:
+            return [("answer", i) for i in slots]
+        if self.layout is Layout.SPLIT:
+            return [("answer", i) for i in slots] + [("confidence", i) for i in slots]
+        return [(name, i) for i in slots for name in _SLOT_NAMES]
+
+    # ---------------------------------------------------------------------------------- rendering
+    def render(
+        self, candidates: Sequence[Candidate | str], think: str | None = None, analysis: str | None = None
+    ) -> str:
+        """Write the completion that this format expects for the given candidates.
+
+        >>> AnswerFormat(num_candidates=1, with_confidence=False).render(["flu"], think="fever")
+        '<think> fever </think>\\n<answer> flu </answer>'
+        """
+        if len(candidates) != self.num_candidates:
+            raise ValueError(f"render needs {self.num_candidates} candidates, got {len(candidates)}")
+        items = [c if isinstance(c, Candidate) else Candidate(c) for c in candidates]
+        parts: list[str] = []
+        if think is not None or self.require_think:
+            parts.append(f"<think> {think or ''} </think>".replace("  ", " "))
+        line: list[str] = []
+        for name, slot in self._slot_order():
+            tag = self.tag(name, slot)
+            if name == "answer":
+                if line and self.layout is Layout.INTERLEAVED:
+                    parts.append(" ".join(line))
+                    line = []
+                line.append(f"<{tag}> {items[slot - 1].text} </{tag}>")
+            else:
+                line.append(f"<{tag}> {self._confidence_text(items[slot - 1])} </{tag}>")
+        parts.append(" ".join(line))
+        if analysis is not None and self.with_analysis:
+            parts.append(f"<analysis> {analysis} </analysis>")
+        return "\n".join(parts)
+
+    def _confidence_text(self, candidate: Candidate) -> str:
+        if candidate.confidence_raw is not None:
+            return candidate.confidence_raw
+        if candidate.confidence is None:
+            raise ValueError(f"candidate {candidate.text!r} has no confidence to render")
+        return f"{candidate.confidence:.{self.confidence_decimals}f}"
+
+    # ------------------------------------------------------------------------------- instructions
+    def instructions(self, task_sentence: str = "") -> str:
+        """The format instructions for the prompt, after the task's own domain sentence.
+
+        >>> print(AnswerFormat(num_candidates=1, with_confidence=False, require_think=False).instructions())
+        Write your final answer inside <answer> </answer>. Write nothing outside these tags.
+        """
+        k = self.num_candidates
+        sentences = [task_sentence.strip()] if task_sentence.strip() else []
+        if self.require_think:
+            sentences.append("First reason briefly inside <think> </think>.")
+        if k == 1:
+            sentences.append("Write your final answer inside <answer> </answer>.")
+            if self.with_confidence:
+                sentences.append(
+                    "Then state the probability that your answer is correct, a number between 0 and 1, "
+                    "inside <confidence> </confidence>."
+                )
+        else:
+            sentences.append(
+                f"Give {k} distinct answers, the most likely first, each inside its own tags "
+                f"<answer1> </answer1> to <answer{k}> </answer{k}>."
+            )
+            if self.with_confidence:
+                where = "after each answer" if self.layout is Layout.INTERLEAVED else "after all the answers"
+                sentences.append(
+                    f"{where.capitalize()}, state the probability that each answer is correct, a number "
+                    f"between 0 and 1, inside <confidence1> </confidence1> to <confidence{k}> </confidence{k}>."
+                )
+        if self.with_analysis:
+            sentences.append("You may end with a short analysis of your uncertainty inside <analysis> </analysis>.")
+        if not self.allow_text_outside:
+            sentences.append("Write nothing outside these tags.")
+        skeleton = self._skeleton() if k > 1 or self.with_confidence else ""
+        text = " ".join(sentences)
+        return f"{text}\nFormat:\n{skeleton}" if skeleton else text
+
+    def _skeleton(self) -> str:
+        placeholders = [Candidate("...", confidence_raw="...") for _ in range(self.num_candidates)]
+        return self.render(placeholders, think="..." if self.require_think else None)
+
+    # ------------------------------------------------------------------------------------ parsing
+    def parse(self, text: str) -> ParsedResponse:
+        """Parse a completion; never raises. See the module docstring for the format."""
+        if not isinstance(text, str):
+            return ParsedResponse((), (Violation.MISSING_ANSWER,), repr(text))
+        violations: list[Violation] = []
+        blocks = self._blocks(text, violations)
+        expected_rank = {key: rank for rank, key in enumerate(self._slot_order(), start=1)}
+        k = self.num_candidates
+        answers: dict[int, str] = {}
+        confidences: dict[int, str] = {}
+        think: str | None = None
+        analysis: str | None = None
+        last_rank = -1
+        for name, number, content in blocks:
+            if name == "think":
+                if number:
+                    violations.append(Violation.UNEXPECTED_TAG)
+                elif think is not None:
+                    violations.append(Violation.DUPLICATE_SLOT)
+                else:
+                    think = content.strip()
+                    if last_rank > 0:
+                        violations.append(Violation.OUT_OF_ORDER)
+                    last_rank = max(last_rank, 0)
+                continue
+            if name == "analysis":
+                if number or not self.with_analysis:
+                    violations.append(Violation.UNEXPECTED_TAG)
+                elif analysis is not None:
+                    violations.append(Violation.DUPLICATE_SLOT)
+                else:
+                    analysis = content.strip()
+                    last_rank = len(expected_rank) + 1
+                continue
+            slot = self._slot_number(number, violations)
+            if slot is None:
+                continue
+            if name == "confidence" and not self.with_confidence:
+                violations.append(Violation.UNEXPECTED_TAG)
+                continue
+            target = answers if name == "answer" else confidences
+            if slot in target:
+                violations.append(Violation.DUPLICATE_SLOT)
+                continue
+            target[slot] = content
+            rank = expected_rank[(name, slot)]
+            if rank < last_rank:
+                violations.append(Violation.OUT_OF_ORDER)
+            last_rank = rank
+        if self.require_think and think is None:
+            violations.append(Violation.MISSING_THINK)
+        if len(answers) < k:
+            violations.append(Violation.MISSING_ANSWER)
+        if self.with_confidence and len(confidences) < k:
+            violations.append(Violation.MISSING_CONFIDENCE)
+        candidates = self._candidates(answers, confidences, violations)
+        return ParsedResponse(candidates, tuple(dict.fromkeys(violations)), text, think, analysis)
+
+    def _slot_number(self, number: str, violations: list[Violation]) -> int | None:
+        if self.num_candidates == 1:
+            if number:
+                violations.append(Violation.UNEXPECTED_TAG)
+                return None
+            return 1
+        if not number:
+            violations.append(Violation.UNEXPECTED_TAG)
+            return None
+        slot = int(number)
+        if not 1 <= slot <= self.num_candidates or number[0] == "0":
+            violations.append(Violation.EXTRA_SLOT)
+            return None
+        return slot
+
+    def _candidates(
+        self, answers: dict[int, str], confidences: dict[int, str], violations: list[Violation]
+    ) -> tuple[Candidate, ...]:
+        candidates: list[Candidate] = []
+        for slot in sorted(answers):
+            answer = _unwrap_fence(answers[slot].strip())
+            if not answer:
+                violations.append(Violation.EMPTY_ANSWER)
+            raw = confidences.get(slot)
+            value: float | None = None
+            if raw is not None:
+                value, problem = parse_confidence(raw)
+                if problem is not None:
+                    violations.append(problem)
+                raw = raw.strip()
+            candidates.append(Candidate(answer, value, raw))
+        return tuple(candidates)
+
+    def _blocks(self, text: str, violations: list[Violation]) -> list[tuple[str, str, str]]:
+        """Split `text` into (name, number, content) blocks; record tag-structure violations."""
+        blocks: list[tuple[str, str, str]] = []
+        open_name: str | None = None
+        open_number = ""
+        open_end = 0
+        outside_end = 0
+        check_outside = not self.allow_text_outside
+        for match in _TAG.finditer(text):
+            closing, name, number = match.groups()
+            start, end = match.span()
+            if open_name is None:
+                if check_outside and text[outside_end:start].strip():
+                    violations.append(Violation.TEXT_OUTSIDE_TAGS)
+                if closing:
+                    violations.append(Violation.UNOPENED_TAG)
+                    outside_end = end
+                    continue
+                open_name, open_number, open_end = name, number, end
+                continue
+            if closing and (name != open_name or number != open_number):
+                violations.append(Violation.UNCLOSED_TAG)
+            elif not closing:
+                violations.append(Violation.NESTED_TAG)
+            blocks.append((open_name, open_number, text[open_end:start]))
+            if closing:
+                open_name = None
+                outside_end = end
+            else:
+                open_name, open_number, open_end = name, number, end
+        if open_name is not None:
+            violations.append(Violation.UNCLOSED_TAG)
+            blocks.append((open_name, open_number, text[open_end:]))
+        elif check_outside and text[outside_end:].strip():
+            violations.append(Violation.TEXT_OUTSIDE_TAGS)
+        return blocks

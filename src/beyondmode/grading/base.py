@@ -1,0 +1,131 @@
+"""The grader protocol, the registry of graders by name, and grading a whole answer set.
+
+Grading an answer set applies DESIGN section 4's rules once, so that every reward term and metric agrees:
+each gold element can be hit at most once, and a candidate that duplicates an earlier one (same
+`canonical` form) or hits an already-hit gold element is a miss.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+Gold = tuple[tuple[str, ...], ...]
+
+
+@runtime_checkable
+class Grader(Protocol):
+    """Decides equivalence between a candidate and the gold answers of one example."""
+
+    name: str
+
+    def canonical(self, candidate: str) -> str:
+        """A key such that two candidates with the same key are the same answer (duplicates)."""
+        ...
+
+    def match(self, candidate: str, gold: Gold) -> int | None:
+        """Index of the gold element that `candidate` hits, or None."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Grades:
+    """The verdicts for one answer set.
+
+    `hits[i]` is y_i in [0, 1]: 1/0 in label mode, P(candidate i hits the gold set) in expected mode; it
+    is already 0 for a duplicate or a re-hit. `matched[i]` is the gold index (label mode) or answer key
+    (expected mode) that candidate i is credited with, or None. `distinct` is True when all candidates
+    are distinct after normalization and no two hit the same gold element. `num_gold` is |Y*| (1 for a
+    posterior over a single true answer).
+    """
+
+    hits: tuple[float, ...]
+    matched: tuple[int | str | None, ...]
+    distinct: bool
+    num_gold: int
+
+
+def grade_labels(texts: Sequence[str], gold: Gold, grader: Grader) -> Grades:
+    """Grade candidates against gold answers (label mode).
+
+    >>> from beyondmode.grading import get_grader
+    >>> g = grade_labels(["flu", "Flu.", "measles"], (("flu",), ("measles",)), get_grader("exact_match"))
+    >>> g.hits, g.matched, g.distinct
+    ((1.0, 0.0, 1.0), (0, None, 1), False)
+    """
+    seen: set[str] = set()
+    taken: set[int] = set()
+    hits: list[float] = []
+    matched: list[int | None] = []
+    distinct = True
+    for text in texts:
+        key = grader.canonical(text)
+        if key in seen:
+            distinct = False
+            hits.append(0.0)
+            matched.append(None)
+            continue
+        seen.add(key)
+        index = grader.match(text, gold)
+        if index is not None and index in taken:
+            distinct = False
+            index = None
+        if index is None:
+            hits.append(0.0)
+            matched.append(None)
+        else:
+            taken.add(index)
+            hits.append(1.0)
+            matched.append(index)
+    return Grades(tuple(hits), tuple(matched), distinct, len(gold))
+
+
+def grade_expected(texts: Sequence[str], posterior: Mapping[str, float], grader: Grader) -> Grades:
+    """Grade candidates by their probability of being the truth under an exact posterior (expected mode).
+
+    y_i = P(candidate i is the true answer | prompt), with duplicates and re-hits scored 0, exactly as a
+    label would score them.
+
+    >>> from beyondmode.grading import get_grader
+    >>> post = {"flu": 0.7, "cold": 0.3}
+    >>> grade_expected(["cold", "flu", "cold"], post, get_grader("exact_match")).hits
+    (0.3, 0.7, 0.0)
+    """
+    keys = tuple(posterior)
+    as_gold = tuple((key,) for key in keys)
+    labels = grade_labels(texts, as_gold, grader)
+    hits = tuple(
+        0.0 if index is None else float(posterior[keys[index]]) for index in labels.matched
+    )
+    matched = tuple(None if index is None else keys[index] for index in labels.matched)
+    return Grades(hits, matched, labels.distinct, 1)
+
+
+_REGISTRY: dict[str, Callable[[], Grader]] = {}
+_INSTANCES: dict[str, Grader] = {}
+
+
+def register_grader(name: str, factory: Callable[[], Grader]) -> None:
+    """Make a grader available by name (tasks refer to graders by name)."""
+    _REGISTRY[name] = factory
+    _INSTANCES.pop(name, None)
+
+
+def get_grader(name: str) -> Grader:
+    """The shared grader instance for `name`; raises ValueError listing the known names."""
+    if name not in _INSTANCES:
+        if name not in _REGISTRY:
+            _register_builtin()
+        if name not in _REGISTRY:
+            raise ValueError(f"unknown grader {name!r}; known graders: {sorted(_REGISTRY)}")
+        _INSTANCES[name] = _REGISTRY[name]()
+    return _INSTANCES[name]
+
+
+def _register_builtin() -> None:
+    from beyondmode.grading.exact import ExactMatchGrader
+    from beyondmode.grading.symbolic import MathGrader
+
+    _REGISTRY.setdefault("exact_match", ExactMatchGrader)
+    _REGISTRY.setdefault("math", MathGrader)

@@ -1,0 +1,187 @@
+"""Reward terms (DESIGN section 4) and their weighted, gated combination.
+
+Each term is a plain function of one parsed response's grades (`beyondmode.grading.Grades`): hits
+y_i in [0, 1] (0/1 labels, or probabilities under an exact posterior) and confidences q_i. The same
+function serves both modes, because every term is written as its expectation, which equals the label
+version when y_i is 0 or 1.
+
+>>> from beyondmode.rewards import RewardSpec, combine
+>>> spec = RewardSpec(accuracy="coverage", brier_weight=0.5, gate_uniqueness=True)
+>>> combine({"format": 1.0, "coverage": 1.0, "any_hit": 1.0, "brier": 0.9, "uniqueness": 1.0,
+...          "top1": 1.0, "sum_le_1": 1.0}, spec).total
+1.45
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from beyondmode.grading.base import Grades
+from beyondmode.types import ParsedResponse
+
+REWARD_VERSION = 1
+"""Bumped whenever a change makes the same completion score differently; written into every result."""
+
+TERM_NAMES = ("format", "coverage", "any_hit", "brier", "uniqueness", "top1", "sum_le_1")
+
+
+class AccuracyTerm(StrEnum):
+    """Which correctness term a method rewards."""
+
+    ANY_HIT = "any_hit"
+    COVERAGE = "coverage"
+
+
+@dataclass(frozen=True, slots=True)
+class RewardSpec:
+    """Weights and gates of the total reward.
+
+    total = w_format * format
+          + w_acc   * accuracy * [format] * [uniqueness]
+          + w_brier * brier    * [format] * [uniqueness] * [sum_le_1]
+          + w_top1  * top1     * [format]
+    where a bracketed gate is 1 when disabled. `[format]` is `require_format`: malformed output earns
+    nothing beyond the (zero) format term, while every term is still computed on the leniently parsed
+    candidates and logged.
+    """
+
+    format_weight: float = 0.5
+    accuracy: AccuracyTerm = AccuracyTerm.COVERAGE
+    accuracy_weight: float = 0.5
+    brier_weight: float = 0.0
+    top1_weight: float = 0.0
+    gate_uniqueness: bool = False
+    gate_sum_le_1: bool = False
+    sum_tolerance: float = 0.01
+    require_format: bool = True
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "accuracy", AccuracyTerm(self.accuracy))
+        for name in ("format_weight", "accuracy_weight", "brier_weight", "top1_weight", "sum_tolerance"):
+            value = getattr(self, name)
+            if not value >= 0.0:
+                raise ValueError(f"RewardSpec.{name} must be >= 0, got {value}")
+
+
+@dataclass(frozen=True, slots=True)
+class RewardBreakdown:
+    """Every term, every gate's value, and the total of one completion."""
+
+    terms: Mapping[str, float]
+    gates: Mapping[str, float]
+    total: float
+
+
+# ----------------------------------------------------------------------------------------- terms
+def format_term(parsed: ParsedResponse) -> float:
+    """1 if the completion is well formed (exactly K candidates, all tags, valid confidences), else 0.
+
+    >>> from beyondmode.formats import AnswerFormat
+    >>> format_term(AnswerFormat(num_candidates=1, with_confidence=False).parse("<answer> x </answer>"))
+    0.0
+    """
+    return 1.0 if parsed.format_ok else 0.0
+
+
+def coverage(hits: Sequence[float], num_candidates: int, num_gold: int) -> float:
+    """Distinct gold elements hit / min(K, |Y*|); with one gold answer this is pass@K of one generation.
+
+    >>> coverage([1.0, 0.0, 1.0], num_candidates=3, num_gold=5)
+    0.6666666666666666
+    """
+    if num_gold <= 0:
+        return 0.0
+    return min(1.0, sum(hits) / min(num_candidates, num_gold))
+
+
+def any_hit(hits: Sequence[float]) -> float:
+    """1 if some candidate hits Y* (expected: the summed probability of the distinct candidates).
+
+    >>> any_hit([0.0, 1.0]), any_hit([0.25, 0.5])
+    (1.0, 0.75)
+    """
+    return min(1.0, sum(hits))
+
+
+def brier(hits: Sequence[float], confidences: Sequence[float | None], num_candidates: int) -> float:
+    """Multi-answer Brier: 1 - (1/K) sum_i [(q_i - y_i)^2 + y_i (1 - y_i)].
+
+    The y_i (1 - y_i) part is the expected label noise when y_i is a probability; it is 0 for 0/1 hits.
+    Missing slots count as (q, y) = (0, 0); a missing confidence makes the term 0.
+
+    >>> brier([1.0, 0.0], [0.8, 0.1], num_candidates=2)
+    0.975
+    """
+    if len(confidences) != len(hits) or any(q is None for q in confidences):
+        return 0.0
+    total = 0.0
+    for q, y in zip(confidences, hits, strict=True):
+        total += (q - y) ** 2 + y * (1.0 - y)  # type: ignore[operator]
+    return 1.0 - total / num_candidates
+
+
+def uniqueness(grades: Grades, num_candidates: int) -> float:
+    """1 if all K candidates are distinct after normalization and hit distinct gold elements.
+
+    >>> uniqueness(Grades((1.0, 0.0), (0, None), distinct=True, num_gold=1), num_candidates=2)
+    1.0
+    """
+    return 1.0 if grades.distinct and len(grades.hits) == num_candidates else 0.0
+
+
+def top1(hits: Sequence[float], confidences: Sequence[float | None]) -> float:
+    """Hit of the highest-confidence candidate (the first one on ties, or without confidences).
+
+    >>> top1([0.0, 1.0], [0.3, 0.6]), top1([0.0, 1.0], [None, None])
+    (1.0, 0.0)
+    """
+    if not hits:
+        return 0.0
+    best = 0
+    if all(q is not None for q in confidences):
+        for index, q in enumerate(confidences):
+            if q > confidences[best]:  # type: ignore[operator]
+                best = index
+    return hits[best]
+
+
+def sum_le_1(confidences: Sequence[float | None], tolerance: float = 0.01) -> float:
+    """1 if the stated confidences sum to at most 1 + tolerance (exclusive answers).
+
+    >>> sum_le_1([0.5, 0.3, 0.2]), sum_le_1([0.6, 0.6])
+    (1.0, 0.0)
+    """
+    return 1.0 if sum(q for q in confidences if q is not None) <= 1.0 + tolerance else 0.0
+
+
+# ------------------------------------------------------------------------------------ combining
+def compute_terms(parsed: ParsedResponse, grades: Grades, num_candidates: int, tolerance: float) -> dict[str, float]:
+    """Every term of DESIGN section 4 for one graded completion."""
+    confidences = parsed.confidences
+    hits = grades.hits
+    return {
+        "format": format_term(parsed),
+        "coverage": coverage(hits, num_candidates, grades.num_gold),
+        "any_hit": any_hit(hits),
+        "brier": brier(hits, confidences, num_candidates),
+        "uniqueness": uniqueness(grades, num_candidates),
+        "top1": top1(hits, confidences),
+        "sum_le_1": sum_le_1(confidences, tolerance),
+    }
+
+
+def combine(terms: Mapping[str, float], spec: RewardSpec) -> RewardBreakdown:
+    """Apply the spec's weights and gates to the terms (see `RewardSpec`)."""
+    gate_format = terms["format"] if spec.require_format else 1.0
+    gate_unique = terms["uniqueness"] if spec.gate_uniqueness else 1.0
+    gate_sum = terms["sum_le_1"] if spec.gate_sum_le_1 else 1.0
+    total = (
+        spec.format_weight * terms["format"]
+        + spec.accuracy_weight * terms[spec.accuracy] * gate_format * gate_unique
+        + spec.brier_weight * terms["brier"] * gate_format * gate_unique * gate_sum
+        + spec.top1_weight * terms["top1"] * gate_format
+    )
+    gates = {"format": gate_format, "uniqueness": gate_unique, "sum_le_1": gate_sum}
+    return RewardBreakdown(dict(terms), gates, total)

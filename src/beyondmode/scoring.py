@@ -1,0 +1,96 @@
+"""Parse once, grade once, score every term: the one path from completion text to reward.
+
+The TRL reward callables, the verl `compute_score`, `beyondmode score` and evaluation all go through
+`Scorer.score`, so a completion gets the same numbers everywhere.
+
+>>> from beyondmode.scoring import Scorer
+>>> scorer = Scorer.for_method("multi_rlvr", num_candidates=2)
+>>> scored = scorer.score("<think> - </think> <answer1> flu </answer1> <answer2> cold </answer2>",
+...                       gold=[["influenza", "flu"]])
+>>> scored.breakdown.total, scored.breakdown.terms["coverage"]
+(1.0, 1.0)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from beyondmode.formats import AnswerFormat
+from beyondmode.grading.base import Grader, Grades, get_grader, grade_expected, grade_labels
+from beyondmode.methods import method_format, method_spec
+from beyondmode.rewards import RewardBreakdown, RewardSpec, combine, compute_terms
+from beyondmode.types import ParsedResponse, as_gold
+
+
+class RewardMode(StrEnum):
+    """`label`: hits are 0/1 against the gold answers. `expected`: hits are probabilities under the
+    example's exact posterior (noise-free rewards with the same optimum)."""
+
+    LABEL = "label"
+    EXPECTED = "expected"
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredCompletion:
+    parsed: ParsedResponse
+    grades: Grades
+    breakdown: RewardBreakdown
+
+
+@dataclass(frozen=True, slots=True)
+class Scorer:
+    """Scores completions for one format, reward spec, grader and mode."""
+
+    answer_format: AnswerFormat
+    spec: RewardSpec
+    grader: Grader
+    mode: RewardMode = RewardMode.LABEL
+
+    @classmethod
+    def for_method(
+        cls,
+        method: str,
+        num_candidates: int = 3,
+        *,
+        multi_gold: bool = False,
+        grader: str = "exact_match",
+        mode: RewardMode | str = RewardMode.LABEL,
+    ) -> Scorer:
+        return cls(
+            method_format(method, num_candidates),
+            method_spec(method, multi_gold=multi_gold),
+            get_grader(grader),
+            RewardMode(mode),
+        )
+
+    def score(
+        self,
+        completion: str,
+        gold: Sequence[str | Sequence[str]] | tuple[tuple[str, ...], ...],
+        posterior: Mapping[str, float] | None = None,
+    ) -> ScoredCompletion:
+        """Parse, grade and score one completion. `posterior` is required in expected mode."""
+        parsed = self.answer_format.parse(completion)
+        grades = self.grade(parsed, gold, posterior)
+        terms = compute_terms(parsed, grades, self.answer_format.num_candidates, self.spec.sum_tolerance)
+        return ScoredCompletion(parsed, grades, combine(terms, self.spec))
+
+    def grade(
+        self,
+        parsed: ParsedResponse,
+        gold: Sequence[str | Sequence[str]] | tuple[tuple[str, ...], ...],
+        posterior: Mapping[str, float] | None = None,
+    ) -> Grades:
+        if self.mode is RewardMode.EXPECTED:
+            if posterior is None:
+                raise ValueError("reward mode 'expected' needs the example's posterior; use mode 'label'")
+            return grade_expected(parsed.texts, posterior, self.grader)
+        return grade_labels(parsed.texts, _gold_tuple(gold), self.grader)
+
+
+def _gold_tuple(gold: Sequence[str | Sequence[str]]) -> tuple[tuple[str, ...], ...]:
+    if isinstance(gold, tuple) and all(isinstance(element, tuple) for element in gold):
+        return gold  # type: ignore[return-value]
+    return as_gold(gold)

@@ -1,8 +1,52 @@
-"""Command-line interface (filled in below)."""
+"""`beyondmode` command line: one subcommand per module in `beyondmode.commands`.
 
+Each command module exposes `register(subparsers)`, which adds its parser and sets `handler` to a
+function `(args) -> int`. Commands import heavy dependencies (torch, trl) inside their handler, so that
+`beyondmode --help` and the light commands start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
 import sys
+
+from beyondmode import __version__
+from beyondmode.log_setup import configure_logging
+
+logger = logging.getLogger(__name__)
+
+COMMAND_MODULES: tuple[str, ...] = ()
+"""Modules of `beyondmode.commands`, in the order their commands appear in `--help`."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="beyondmode",
+        description="Multi-answer RL: K distinct candidates with calibrated confidences in one generation.",
+    )
+    parser.add_argument("--version", action="version", version=f"beyondmode {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv: debug)")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"beyondmode.commands.{name}").register(subparsers)
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    print("beyondmode: CLI under construction", file=sys.stderr)
-    return 1
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    configure_logging(args.verbose)
+    try:
+        return int(args.handler(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -189,7 +189,9 @@ class AnswerFormat:
                     f"between 0 and 1, inside <confidence1> </confidence1> to <confidence{k}> </confidence{k}>."
                 )
         if self.with_analysis:
-            sentences.append("You may end with a short analysis of your uncertainty inside <analysis> </analysis>.")
+            sentences.append(
+                "You may end with a short analysis of your uncertainty inside <analysis> </analysis>."
+            )
         if not self.allow_text_outside:
             sentences.append("Write nothing outside these tags.")
         skeleton = self._skeleton() if k > 1 or self.with_confidence else ""

@@ -157,7 +157,9 @@ def sum_le_1(confidences: Sequence[float | None], tolerance: float = 0.01) -> fl
 
 
 # ------------------------------------------------------------------------------------ combining
-def compute_terms(parsed: ParsedResponse, grades: Grades, num_candidates: int, tolerance: float) -> dict[str, float]:
+def compute_terms(
+    parsed: ParsedResponse, grades: Grades, num_candidates: int, tolerance: float
+) -> dict[str, float]:
     """Every term of DESIGN section 4 for one graded completion."""
     confidences = parsed.confidences
     hits = grades.hits

@@ -95,9 +95,7 @@ def grade_expected(texts: Sequence[str], posterior: Mapping[str, float], grader:
     keys = tuple(posterior)
     as_gold = tuple((key,) for key in keys)
     labels = grade_labels(texts, as_gold, grader)
-    hits = tuple(
-        0.0 if index is None else float(posterior[keys[index]]) for index in labels.matched
-    )
+    hits = tuple(0.0 if index is None else float(posterior[keys[index]]) for index in labels.matched)
     matched = tuple(None if index is None else keys[index] for index in labels.matched)
     return Grades(hits, matched, labels.distinct, 1)
 

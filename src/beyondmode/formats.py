@@ -186,7 +186,8 @@ class AnswerFormat:
                 where = "after each answer" if self.layout is Layout.INTERLEAVED else "after all the answers"
                 sentences.append(
                     f"{where.capitalize()}, state the probability that each answer is correct, a number "
-                    f"between 0 and 1, inside <confidence1> </confidence1> to <confidence{k}> </confidence{k}>."
+                    f"between 0 and 1, inside <confidence1> </confidence1> to "
+                    f"<confidence{k}> </confidence{k}>."
                 )
         if self.with_analysis:
             sentences.append(

@@ -107,6 +107,8 @@ class AnswerFormat:
             raise ValueError(f"num_candidates must be >= 1, got {self.num_candidates}")
         if not 0 <= self.confidence_decimals <= 6:
             raise ValueError(f"confidence_decimals must be in 0..6, got {self.confidence_decimals}")
+        if self.layout not in tuple(Layout):
+            raise ValueError(f"layout must be one of {[m.value for m in Layout]}, got {self.layout!r}")
         object.__setattr__(self, "layout", Layout(self.layout))
 
     # ----------------------------------------------------------------------------------------- tags

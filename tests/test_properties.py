@@ -128,6 +128,22 @@ def scored_cases(draw):
     return scorer, candidates, gold
 
 
+@given(answer_sets(), st.data())
+@settings(max_examples=300, deadline=None)
+def test_fast_path_agrees_with_the_general_parser(fmt_and_candidates, data) -> None:
+    """`parse` takes a regex fast path for well-formed text; it must equal the general parser."""
+    fmt, candidates = fmt_and_candidates
+    text = fmt.render(candidates, think=data.draw(st.sampled_from([None, "x", " a b "])))
+    if data.draw(st.booleans()):
+        position = data.draw(st.integers(0, len(text)))
+        text = (
+            text[:position]
+            + data.draw(st.sampled_from(["", " ", "\n", "x", "<", "%", "1"]))
+            + text[position:]
+        )
+    assert fmt.parse(text) == fmt.parse_general(text)
+
+
 @given(scored_cases())
 @settings(max_examples=300, deadline=None)
 def test_every_term_finite_and_in_range(case) -> None:

@@ -25,8 +25,8 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from enum import StrEnum
+from functools import lru_cache
 
 from beyondmode.types import Candidate, ParsedResponse, Violation
 

@@ -27,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Multi-answer RL: K distinct candidates with calibrated confidences in one generation.",
     )
     parser.add_argument("--version", action="version", version=f"beyondmode {__version__}")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv: debug)")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="debug logging")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(f"beyondmode.commands.{name}").register(subparsers)

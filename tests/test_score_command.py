@@ -49,7 +49,7 @@ def test_expected_mode_requires_posterior(tmp_path: Path, caplog: pytest.LogCapt
 
 
 def test_missing_input_file_is_named(tmp_path: Path) -> None:
-    with pytest.raises(SystemExit, match="not found: .*nope.jsonl"):
+    with pytest.raises(SystemExit, match=r"not found: .*nope\.jsonl"):
         main(["score", str(tmp_path / "nope.jsonl")])
 
 

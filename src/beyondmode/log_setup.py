@@ -16,10 +16,11 @@ def configure_logging(verbosity: int = 0) -> None:
     Idempotent; leaves the root logger alone (so pytest's caplog and a user's own handlers keep working).
     """
     rank = int(os.environ.get("RANK", os.environ.get("LOCAL_RANK", "0")))
+    level = logging.INFO
     if rank != 0:
         level = logging.WARNING
-    else:
-        level = logging.DEBUG if verbosity > 0 else logging.INFO
+    elif verbosity > 0:
+        level = logging.DEBUG
     logger = logging.getLogger("beyondmode")
     logger.setLevel(level)
     if not any(handler.get_name() == _HANDLER_NAME for handler in logger.handlers):

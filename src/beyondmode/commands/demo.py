@@ -37,7 +37,8 @@ def run(args: argparse.Namespace) -> int:
     )
     lines = resources.files("beyondmode.examples").joinpath("completions.jsonl").read_text().splitlines()
     table = Table(title="Bundled example completions: mean reward terms per method")
-    for column in ("method", "rows", "parse failures", *COLUMNS, "total"):
+    table.add_column("method", no_wrap=True)
+    for column in ("rows", "parse failures", *COLUMNS, "total"):
         table.add_column(column, justify="right")
     for method in Method:
         scorer = Scorer.for_method(method, 3)

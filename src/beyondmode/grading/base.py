@@ -134,8 +134,10 @@ def get_grader(name: str) -> Grader:
 
 
 def _register_builtin() -> None:
+    from beyondmode.grading.code import CodeGrader
     from beyondmode.grading.exact import ExactMatchGrader
     from beyondmode.grading.symbolic import MathGrader
 
     _REGISTRY.setdefault("exact_match", ExactMatchGrader)
     _REGISTRY.setdefault("math", MathGrader)
+    _REGISTRY.setdefault("code", CodeGrader)

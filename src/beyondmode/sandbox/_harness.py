@@ -1,0 +1,187 @@
+"""The program the sandboxed interpreter runs (passed with `-c`; stdlib only, never imported by the parent).
+
+Protocol: the parent writes one marshalled dict on stdin {nonce, result_fd, program, tests, limits}
+(marshal, not json: importing json costs the interpreter ~10 ms, a third of its start). The
+harness reads it, applies the resource limits, compiles both sources, arms an audit hook, runs the
+candidate program, then the tests in a fresh namespace with a snapshot of the builtins taken before the
+candidate ran, and only then writes the nonce to `result_fd` and exits with os._exit(0). The parent
+accepts a pass only when the exit status is 0 AND the result pipe holds exactly the nonce, so a program
+that prints "OK", exits early (os._exit(0), sys.exit(0)) or breaks the harness fails.
+
+Everything the success path needs after the candidate has run (exec, os.write, os._exit, the nonce) is
+bound to locals of `main` beforehand: patching builtins or the os module cannot reach it, and the audit
+hook blocks the ways to read another frame's locals (sys._getframe, tracebacks' tb_frame, gc, ctypes,
+settrace, code-object forging). On failure the harness writes "fail:<phase>:<exception name>" instead:
+diagnostics only, never trusted.
+"""
+
+import os
+import sys
+
+_BLOCKED_EVENTS = frozenset(
+    {
+        "os.fork", "os.forkpty", "os.system", "os.exec", "os.spawn", "os.posix_spawn", "subprocess.Popen",
+        "os.kill", "os.killpg", "signal.pthread_kill", "os.setuid", "os.chroot",
+        "sys._getframe", "sys._current_frames", "sys.settrace", "sys.setprofile",
+        "gc.get_objects", "gc.get_referrers", "gc.get_referents",
+        "socket.__new__", "socket.connect", "socket.bind", "socket.getaddrinfo", "socket.sendto",
+        "ctypes.dlopen", "ctypes.dlsym", "ctypes.cdata", "ctypes.addressof",
+        "code.__new__", "function.__new__", "resource.setrlimit", "resource.prlimit",
+    }
+)  # fmt: skip
+_BLOCKED_MODULES = frozenset(
+    {"ctypes", "_ctypes", "_posixsubprocess", "_testcapi", "_testinternalcapi", "_xxsubinterpreters"}
+)
+_FRAME_ATTRIBUTES = frozenset({"tb_frame", "gi_frame", "cr_frame", "ag_frame", "f_back", "f_locals"})
+_PATH_EVENTS = frozenset(
+    {
+        "os.remove", "os.rename", "os.rmdir", "os.mkdir", "os.symlink", "os.link", "os.truncate",
+        "os.chmod", "os.chown", "os.utime", "os.setxattr", "os.removexattr", "shutil.rmtree",
+    }
+)  # fmt: skip
+EXPOSE_PRAGMA = "# sandbox-expose:"
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+
+
+def _make_hook(
+    workdir,
+    *,
+    _str=str,
+    _bytes=bytes,
+    _int=int,
+    _type=type,
+    _any=any,
+    _error=PermissionError,
+    _no_frame=ValueError,
+):
+    """The audit hook; every name it uses is bound here, so patched builtins cannot weaken it."""
+    realpath = os.path.realpath
+    fsdecode = os.fsdecode
+    prefix = workdir.rstrip("/") + "/"
+    blocked_events, blocked_modules = _BLOCKED_EVENTS, _BLOCKED_MODULES
+    frame_attributes, path_events, write_flags = _FRAME_ATTRIBUTES, _PATH_EVENTS, _WRITE_FLAGS
+    two_path_events = frozenset({"os.rename", "os.link", "os.symlink"})
+
+    def resolve(path):
+        # Only plain str/bytes are resolved: another object's __fspath__ could answer differently later.
+        if _type(path) is not _str and _type(path) is not _bytes:
+            raise _error("sandbox: file paths must be str or bytes")
+        return realpath(fsdecode(path))
+
+    def inside(path):
+        if _type(path) is _int:
+            return True
+        resolved = resolve(path)
+        return resolved == workdir or resolved.startswith(prefix) or resolved == "/dev/null"
+
+    def hook(event, args):
+        if event in blocked_events:
+            if event == "sys._getframe":  # ValueError: what namedtuple, enum and typing already catch
+                raise _no_frame("sandbox: sys._getframe is not allowed")
+            raise _error(f"sandbox: {event} is not allowed")
+        if event == "import" and args[0].partition(".")[0] in blocked_modules:
+            raise _error(f"sandbox: importing {args[0]} is not allowed")
+        if event == "object.__getattr__" and args[1] in frame_attributes:
+            raise _error(f"sandbox: reading {args[1]} is not allowed")
+        if event == "object.__setattr__" and args[1] == "__code__":
+            raise _error("sandbox: replacing __code__ is not allowed")
+        if event == "open":
+            path, mode, flags = args
+            if _type(path) is not _int and resolve(path).startswith(("/proc/", "/dev/mem")):
+                raise _error(f"sandbox: opening {path!r} is not allowed")
+            writing = (_type(mode) is _str and _any(c in mode for c in "wax+")) or (
+                _type(flags) is _int and flags & write_flags
+            )
+            if writing and not inside(path):
+                raise _error(f"sandbox: writing {path!r} outside the work directory")
+        elif event in path_events:
+            for value in args[: 2 if event in two_path_events else 1]:
+                if not inside(value):
+                    raise _error(f"sandbox: {event} outside the work directory")
+
+    return hook
+
+
+def _apply_limits(limits):
+    import resource
+
+    pairs = (
+        (resource.RLIMIT_AS, limits["memory_bytes"]),
+        (resource.RLIMIT_CPU, limits["cpu_s"]),
+        (resource.RLIMIT_FSIZE, limits["file_size_bytes"]),
+        (resource.RLIMIT_NPROC, limits["max_processes"]),
+        (resource.RLIMIT_NOFILE, limits["max_open_files"]),
+        (resource.RLIMIT_CORE, 0),
+    )
+    for which, value in pairs:
+        resource.setrlimit(which, (value, value))
+
+
+def _exposed_names(tests):
+    """Names the tests declare with `# sandbox-expose: name, ...`: program names that may shadow builtins
+    in the tests' namespace (the function under test is called `sum`, say). Other program names that
+    shadow builtins are hidden from the tests, so `def abs(x): return 0` cannot rig `abs(f(x) - y) < 1e-6`.
+    """
+    names = set()
+    for line in tests.splitlines():
+        if line.startswith(EXPOSE_PRAGMA):
+            names.update(name.strip() for name in line[len(EXPOSE_PRAGMA) :].split(","))
+    return names
+
+
+def main():
+    import builtins
+    import marshal
+    import types  # noqa: F401  (its import reads a traceback's tb_frame, which the hook forbids)
+
+    payload = marshal.loads(sys.stdin.buffer.read())
+    nonce = payload["nonce"].encode()
+    result_fd = payload["result_fd"]
+    write, exit_now, run, name_of, text_type = os.write, os._exit, exec, type, str
+    stdout, stderr = sys.__stdout__, sys.__stderr__
+
+    def fail(phase, error):
+        write(result_fd, f"fail:{phase}:{name_of(error).__name__}".encode())
+        stderr.write(f"{phase}: {name_of(error).__name__}: {error}\n"[:2000])
+        stderr.flush()
+        exit_now(1)
+
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    _apply_limits(payload["limits"])
+    tests = compile(payload["tests"], "<tests>", "exec")
+    try:
+        program = compile(payload["program"], "<candidate>", "exec")
+    except BaseException as error:
+        fail("compile", error)
+    exposed = _exposed_names(payload["tests"])
+    del payload
+    pristine_builtins = dict(builtins.__dict__)
+    namespace = {"__name__": "__candidate__", "__builtins__": builtins}
+    sys.addaudithook(_make_hook(os.getcwd()))
+    try:
+        run(program, namespace)
+    except BaseException as error:
+        fail("program", error)
+    test_namespace = {
+        key: value
+        for key, value in namespace.items()
+        if name_of(key) is text_type and (key not in pristine_builtins or key in exposed)
+    }
+    test_namespace["__builtins__"] = pristine_builtins
+    test_namespace["__name__"] = "__tests__"
+    try:
+        run(tests, test_namespace)
+    except BaseException as error:
+        fail("tests", error)
+    try:
+        stdout.flush()
+        stderr.flush()
+    finally:
+        write(result_fd, nonce)
+        exit_now(0)
+
+
+if __name__ == "__main__":  # run with -c; importing this file does nothing
+    main()

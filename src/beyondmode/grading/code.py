@@ -5,9 +5,9 @@ HumanEval's `check` function followed by `check(entry_point)`): `Example.gold ==
 The same string is verl's `ground_truth`. Tests run after the candidate, in a sandbox
 (`beyondmode.sandbox`); they raise on failure.
 
-Two candidates are the same answer when their programs are the same after normalization: the AST dump
-without comments, docstrings or whitespace; text that does not parse falls back to whitespace-normalized
-text.
+Two candidates are the same answer (a duplicate) when their programs are the same after normalization:
+the AST dump without comments, docstrings or whitespace; text that does not parse falls back to
+whitespace-normalized text. Distinct programs that both pass are both hits (`exclusive_gold = False`).
 
 >>> grader = CodeGrader()
 >>> grader.canonical("def f(x):\\n    '''Double.'''\\n    return 2*x  # twice") == grader.canonical(
@@ -91,6 +91,10 @@ class CodeGrader:
     """
 
     name = "code"
+    exclusive_gold = False
+    """Every passing program is a hit (the gold element is "a correct program", a class of answers):
+    coverage is any-hit, i.e. pass@K from one generation, and uniqueness only asks that the programs
+    differ after normalization."""
 
     def __init__(self, sandbox: Sandbox | None = None, *, cache_size: int = 8192) -> None:
         self._sandbox = sandbox

@@ -81,7 +81,7 @@ class HumanEvalTask:
     name = "humaneval"
     grader = "code"
     task_sentence = CODE_TASK_SENTENCE
-    multi_gold = False
+    multi_gold = True  # several programs can be correct at once: no sum <= 1 gate on confidences
 
     def __init__(self, path: str | Path | None = None, *, limit: int | None = None) -> None:
         self.path = path

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ast
 import re
+import warnings
 from collections import OrderedDict
 from collections.abc import Sequence
 
@@ -54,16 +55,23 @@ def normalize_program(program: str) -> str:
     'text:def (:'
     """
     try:
-        tree = ast.parse(program)
+        tree = parse_quietly(program)
     except _PARSE_ERRORS:
         return "text:" + " ".join(program.split())
     _strip_docstrings(tree)
     return "ast:" + ast.dump(tree, include_attributes=False)
 
 
+def parse_quietly(program: str) -> ast.Module:
+    """`ast.parse` without the SyntaxWarnings (invalid escapes...) that untrusted code would log."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ast.parse(program)
+
+
 def _parses(text: str) -> bool:
     try:
-        ast.parse(text)
+        parse_quietly(text)
     except _PARSE_ERRORS:
         return False
     return True

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from beyondmode.formats import AnswerFormat
+from beyondmode.grading.code import parse_quietly
 from beyondmode.sandbox import expose_line, shadows_builtin
 from beyondmode.tasks.base import build_prompt
 from beyondmode.types import Example
@@ -108,8 +109,8 @@ def _lf(text: str) -> str:
 
 def _entry_point(code: str, test: str) -> str | None:
     try:
-        defined = {node.name for node in ast.walk(ast.parse(code)) if isinstance(node, ast.FunctionDef)}
-        calls = [node for node in ast.walk(ast.parse(test)) if isinstance(node, ast.Call)]
+        defined = {node.name for node in ast.walk(parse_quietly(code)) if isinstance(node, ast.FunctionDef)}
+        calls = [node for node in ast.walk(parse_quietly(test)) if isinstance(node, ast.Call)]
     except SyntaxError:
         return None
     for call in calls:
@@ -125,7 +126,7 @@ def signature(code: str, name: str) -> str | None:
     'def add(a, b=1):'
     """
     try:
-        tree = ast.parse(code)
+        tree = parse_quietly(code)
     except SyntaxError:
         return None
     for node in ast.walk(tree):

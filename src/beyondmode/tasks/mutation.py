@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import ast
 
+from beyondmode.grading.code import parse_quietly
+
 
 class _WrapReturns(ast.NodeTransformer):
     """Wraps returned values in the function body, not in nested functions, lambdas or classes."""
@@ -39,7 +41,7 @@ class _WrapReturns(ast.NodeTransformer):
 def mutate_returns(program: str, entry_point: str) -> str | None:
     """The program with the top-level function `entry_point`'s returned values wrapped, or None when
     that function is missing or returns no value."""
-    tree = ast.parse(program)
+    tree = parse_quietly(program)
     for node in tree.body:
         if isinstance(node, ast.FunctionDef) and node.name == entry_point:
             wrapper = _WrapReturns()

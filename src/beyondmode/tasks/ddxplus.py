@@ -51,6 +51,7 @@ class Patient:
     findings: tuple[str, ...]
     differential: tuple[tuple[str, float], ...]
     initial_evidence: str | None
+    mentioned: tuple[str, ...] = ()
 
 
 def read_patients(path: str | Path, evidences: dict[str, Evidence], *, skip_bad_rows: bool = False) -> Iterator[Patient]:
@@ -102,8 +103,9 @@ def _patient(path: Path, number: int, raw: dict[str, str], evidences: dict[str, 
         pairs = tuple((str(name), float(p)) for name, p in differential)
     except (TypeError, ValueError):
         raise RowError(path, number, "DIFFERENTIAL_DIAGNOSIS", "items must be [name, probability]") from None
+    mentioned = tuple(dict.fromkeys(str(item).partition(SEPARATOR)[0] for item in items))
     return Patient(number, age, raw["SEX"], raw["PATHOLOGY"], tuple(dict.fromkeys(findings)), pairs,
-                   raw.get("INITIAL_EVIDENCE") or None)
+                   raw.get("INITIAL_EVIDENCE") or None, mentioned)
 
 
 def decode_evidence(item: str, evidences: dict[str, Evidence]) -> str | None:
@@ -178,7 +180,7 @@ class DdxPlusTask:
 
     def _knowledge(self) -> tuple[dict[str, Evidence], dict[str, Pathology]]:
         directory = Path(self.kb_dir) if self.kb_dir else Path(self.path).parent
-        codes = _detect_codes(Path(self.path), directory)
+        codes = detect_codes(Path(self.path))
         evidences = {e.code: e for e in load_ddxplus_evidences(directory / f"release_evidences.{codes}.json")}
         pathologies: dict[str, Pathology] = {}
         for pathology in load_ddxplus_conditions(directory / f"release_conditions.{codes}.json"):
@@ -242,12 +244,15 @@ def _is_patient_csv(path: Path) -> bool:
     return "EVIDENCES" in header
 
 
-def _detect_codes(path: Path, directory: Path) -> str:
+def detect_codes(path: Path) -> str:
     """"fr" when the patients use French evidence codes (the subset), else "en" (E_/V_ codes)."""
     with open(path, encoding="utf-8", newline="") as handle:
         first = next(csv.DictReader(handle), None)
-    if first is None:
+    if first is None or not first.get("EVIDENCES"):
         return "en"
-    items = ast.literal_eval(first.get("EVIDENCES") or "[]") if first.get("EVIDENCES") else []
+    try:
+        items = ast.literal_eval(first["EVIDENCES"])
+    except (ValueError, SyntaxError):
+        raise RowError(path, 2, "EVIDENCES", f"not a Python list literal: {first['EVIDENCES'][:60]!r}") from None
     code = str(items[0]).partition(SEPARATOR)[0] if items else "E_"
     return "en" if code.startswith("E_") else "fr"

@@ -126,3 +126,36 @@ class _atomic:
             os.replace(self.temporary, self.path)
         else:
             os.unlink(self.temporary)
+
+
+def write_dataset(
+    examples: Iterable[Example], out_dir: str | Path, *, task: str, options: Mapping[str, Any],
+    answer_format: Mapping[str, Any],
+) -> dict[str, Any]:
+    """Write `data.jsonl`, `data.parquet` and `manifest.json` (task, options, seed, counts, FORMAT_VERSION)
+    into `out_dir`; returns the manifest."""
+    from beyondmode import __version__
+    from beyondmode.formats import FORMAT_VERSION
+
+    out = Path(out_dir)
+    rows = [example_to_row(e) for e in examples]
+    write_jsonl(rows, out / "data.jsonl")
+    write_parquet(rows, out / "data.parquet")
+    gold_counts = [len(r["gold"]) for r in rows]
+    manifest = {
+        "task": task,
+        "options": dict(options),
+        "seed": options.get("seed"),
+        "counts": {
+            "examples": len(rows),
+            "gold_elements": sum(gold_counts),
+            "multi_gold_examples": sum(1 for n in gold_counts if n > 1),
+            "with_posterior": sum(1 for r in rows if r["posterior"] != "null"),
+        },
+        "answer_format": dict(answer_format),
+        "format_version": FORMAT_VERSION,
+        "beyondmode_version": __version__,
+        "files": ["data.jsonl", "data.parquet"],
+    }
+    write_json(manifest, out / "manifest.json")
+    return manifest

@@ -81,9 +81,9 @@ class RevealPolicy:
         text = str(spec).strip().lower()
         if text == "all":
             return cls(1, None)
-        low, _, high = text.partition("-")
+        low, separator, high = text.partition("-")
         try:
-            return cls(int(low), int(high or low))
+            return cls(int(low), int(high if separator else low))
         except ValueError:
             raise ValueError(f"num_findings must be an int, a range like '1-3' or 'all', got {spec!r}") from None
 

@@ -10,8 +10,9 @@ and an ambiguous one: {"type": "multipleQAs", "qaPairs": [{"question": "What phy
 
 `gold="all"` (default): one gold element per interpretation (`qaPairs` item) and per `singleAnswer`
 annotation, its answer list being the element's aliases; elements that share a normalised alias are
-merged. `gold="single"`: the `singleAnswer` annotations only; a question that no annotator saw as having a
-single answer falls back to all interpretations (`metadata["gold_source"]` says which). The interpretations
+merged. `gold="single"`: ONE gold element whose aliases are the answers of the `singleAnswer` annotations (any of
+them is correct, as in NQ); a question that no annotator saw as having a single answer falls back to the
+answers of all its interpretations (`metadata["gold_source"]` says which). The interpretations
 are kept in `metadata["interpretations"]`.
 """
 
@@ -82,15 +83,17 @@ class AmbigQATask:
             if field not in row:
                 raise RowError(path, number, field, "missing")
         single, interpretations = _annotations(path, number, row["annotations"])
-        if self.gold == "single" and single:
-            elements, source = single, "singleAnswer"
-        else:
-            elements = single + [tuple(i["answers"]) for i in interpretations]
-            source = "singleAnswer" if not interpretations else ("multipleQAs" if not single else "both")
+        elements = single + [tuple(i["answers"]) for i in interpretations]
+        source = "singleAnswer" if not interpretations else ("multipleQAs" if not single else "both")
+        gold = merge_aliases(elements)
+        if self.gold == "single":
+            chosen = single or elements
+            source = "singleAnswer" if single else "multipleQAs"
+            gold = merge_aliases([tuple(a for element in chosen for a in element)])
         return Example(
             id=f"ambigqa-{row['id']}",
             prompt=build_prompt(system, f"Question: {row['question']}"),
-            gold=merge_aliases(elements),
+            gold=gold,
             grader=self.grader,
             metadata={"question": row["question"], "interpretations": interpretations, "gold_source": source,
                       "annotation_types": [a["type"] for a in row["annotations"]], "source_id": row["id"]},

@@ -165,7 +165,7 @@ class DdxPlusTask:
     def task_sentence(self) -> str:
         sentence = "A patient's age, sex and findings are listed. Propose distinct diagnoses, written as pathology names."
         if self.list_pathologies and _is_patient_csv(Path(self.path)):
-            names = sorted(p.name for p in self._knowledge()[1].values())
+            names = sorted({p.name for p in self._knowledge()[1].values()})
             sentence += " Possible diagnoses: " + ", ".join(names) + "."
         return sentence
 

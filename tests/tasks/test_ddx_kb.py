@@ -30,8 +30,10 @@ def test_embedded_kb_categorical_rows_are_distributions() -> None:
 
 
 BASE = {
-    "evidences": {"fever": {"kind": "binary"},
-                  "loc": {"kind": "categorical", "parent": "fever", "values": {"a": "A", "b": "B"}}},
+    "evidences": {
+        "fever": {"kind": "binary"},
+        "loc": {"kind": "categorical", "parent": "fever", "values": {"a": "A", "b": "B"}},
+    },
     "pathologies": {"X": {"prior": 1, "likelihoods": {"fever": 0.5}}, "Y": {"prior": 3}},
 }
 
@@ -52,7 +54,11 @@ def _with(path: list[str], value: object) -> dict:
         ("unknown kind", _with(["evidences", "fever", "kind"], "ordinal"), "unknown kind"),
         ("no prior", _with(["pathologies", "Y"], {}), "has no 'prior'"),
         ("zero prior", _with(["pathologies", "Y", "prior"], 0), "prior must be > 0"),
-        ("unknown evidence", _with(["pathologies", "X", "likelihoods", "cough"], 0.3), "unknown evidence 'cough'"),
+        (
+            "unknown evidence",
+            _with(["pathologies", "X", "likelihoods", "cough"], 0.3),
+            "unknown evidence 'cough'",
+        ),
         ("probability > 1", _with(["pathologies", "X", "likelihoods", "fever"], 1.5), "outside"),
         ("unknown value", _with(["pathologies", "X", "likelihoods", "loc"], {"c": 0.5}), "unknown values"),
         ("sum > 1", _with(["pathologies", "X", "likelihoods", "loc"], {"a": 0.8, "b": 0.7}), "sum to"),
@@ -76,9 +82,9 @@ def test_load_kb_names_the_file(tmp_path: Path) -> None:
     path.write_text(json.dumps(BASE))
     assert load_kb(path).pathology_names == ("X", "Y")
     path.write_text("{")
-    with pytest.raises(ValueError, match="kb.json"):
+    with pytest.raises(ValueError, match=r"kb\.json"):
         load_kb(path)
-    with pytest.raises(FileNotFoundError, match="missing.json"):
+    with pytest.raises(FileNotFoundError, match=r"missing\.json"):
         load_kb(tmp_path / "missing.json")
 
 
@@ -101,10 +107,22 @@ def test_table_row(kind: EvidenceKind, default: str | None, spec: dict | None, e
     [
         (Evidence("f", EvidenceKind.BINARY, "Fever"), (), "Fever"),
         (Evidence("f", EvidenceKind.BINARY, "Do you have a fever?"), (), "Do you have a fever? Yes"),
-        (Evidence("i", EvidenceKind.CATEGORICAL, "How intense is the pain?", values=("0", "7")), ("7",),
-         "How intense is the pain? 7"),
-        (Evidence("c", EvidenceKind.MULTI, "Characterize your pain:", values=("a", "b"),
-                  value_labels={"a": "sharp", "b": "burning"}), ("a", "b"), "Characterize your pain: sharp, burning"),
+        (
+            Evidence("i", EvidenceKind.CATEGORICAL, "How intense is the pain?", values=("0", "7")),
+            ("7",),
+            "How intense is the pain? 7",
+        ),
+        (
+            Evidence(
+                "c",
+                EvidenceKind.MULTI,
+                "Characterize your pain:",
+                values=("a", "b"),
+                value_labels={"a": "sharp", "b": "burning"},
+            ),
+            ("a", "b"),
+            "Characterize your pain: sharp, burning",
+        ),
     ],
 )
 def test_evidence_render(evidence: Evidence, values: tuple[str, ...], text: str) -> None:

@@ -20,14 +20,21 @@ TINY = {
     "evidences": {
         "a": {"kind": "binary", "label": "A"},
         "p": {"kind": "binary", "label": "P"},
-        "c": {"kind": "categorical", "parent": "p", "default": "n", "label": "C",
-              "values": {"n": "none", "x": "x", "y": "y"}},
+        "c": {
+            "kind": "categorical",
+            "parent": "p",
+            "default": "n",
+            "label": "C",
+            "values": {"n": "none", "x": "x", "y": "y"},
+        },
         "m": {"kind": "multi", "parent": "p", "label": "M", "values": {"u": "u", "v": "v"}},
         "r": {"kind": "categorical", "default": "r0", "label": "R", "values": {"r0": "r0", "r1": "r1"}},
     },
     "pathologies": {
-        "A": {"prior": 0.5, "likelihoods": {"a": 0.8, "p": 0.3, "c": {"x": 0.6}, "m": {"u": 0.5, "v": 0.2},
-                                            "r": {"r1": 0.3}}},
+        "A": {
+            "prior": 0.5,
+            "likelihoods": {"a": 0.8, "p": 0.3, "c": {"x": 0.6}, "m": {"u": 0.5, "v": 0.2}, "r": {"r1": 0.3}},
+        },
         "B": {"prior": 0.3, "likelihoods": {"a": 0.2, "p": 0.9, "c": {"y": 0.7}, "m": {"u": 0.1, "v": 0.6}}},
         "C": {"prior": 0.2, "likelihoods": {"p": 0.5, "c": {"x": 0.3, "y": 0.3}, "r": {"r1": 0.8}}},
     },
@@ -54,15 +61,25 @@ def enumerate_findings(kb: KnowledgeBase, d: int) -> dict[frozenset[str], float]
         if evidence.kind is EvidenceKind.BINARY:
             outcomes = [(frozenset({evidence.code}), table), (frozenset(), 1 - table)]
         elif evidence.kind is EvidenceKind.CATEGORICAL:
-            outcomes = [(frozenset() if v == evidence.default else frozenset({f"{evidence.code}={v}"}), table[i])
-                        for i, v in enumerate(evidence.values)]
+            outcomes = [
+                (frozenset() if v == evidence.default else frozenset({f"{evidence.code}={v}"}), table[i])
+                for i, v in enumerate(evidence.values)
+            ]
         else:
             values = [(i, v) for i, v in enumerate(evidence.values) if v != evidence.default]
             outcomes = []
             for chosen in itertools.product([False, True], repeat=len(values)):
-                probability = math.prod(table[i] if c else 1 - table[i] for (i, _), c in zip(values, chosen))
-                outcomes.append((frozenset(f"{evidence.code}={v}" for (_, v), c in zip(values, chosen) if c),
-                                 probability))
+                probability = math.prod(
+                    table[i] if c else 1 - table[i] for (i, _), c in zip(values, chosen, strict=False)
+                )
+                outcomes.append(
+                    (
+                        frozenset(
+                            f"{evidence.code}={v}" for (_, v), c in zip(values, chosen, strict=False) if c
+                        ),
+                        probability,
+                    )
+                )
         updated: dict[frozenset[str], float] = {}
         for config, probability in configs.items():
             if evidence.parent is not None and evidence.parent not in config:
@@ -85,7 +102,9 @@ def reference_likelihood(kb: KnowledgeBase, d: int, revealed: frozenset[str], po
             continue
         for k in range(policy.k_min, policy.k_max + 1):
             if len(revealed) == min(k, len(findings)):
-                total += probability / (policy.k_max - policy.k_min + 1) / math.comb(len(findings), len(revealed))
+                total += (
+                    probability / (policy.k_max - policy.k_min + 1) / math.comb(len(findings), len(revealed))
+                )
     return total
 
 
@@ -108,8 +127,12 @@ def test_showing_more_than_every_finding_equals_the_all_policy(mini: Simulator) 
     huge = RevealPolicy(len(mini.atoms), len(mini.atoms))
     for row in findings:
         revealed = tuple(int(a) for a in np.flatnonzero(row))
-        np.testing.assert_allclose(mini.posterior(revealed, huge), mini.posterior(revealed, RevealPolicy.parse("all")),
-                                   rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(
+            mini.posterior(revealed, huge),
+            mini.posterior(revealed, RevealPolicy.parse("all")),
+            rtol=1e-9,
+            atol=1e-12,
+        )
 
 
 # ------------------------------------------------------------------------------------ Monte Carlo
@@ -120,7 +143,9 @@ def pattern_chi_square(sim: Simulator, posterior_of, seed: int = 0, count: int =
     policy = RevealPolicy.parse("1-3")
     pathologies = sim.sample_pathologies(rng, count)
     shown = sim.reveal_batch(rng, sim.sample_findings(rng, pathologies), policy)
-    keys, inverse, counts = np.unique(np.packbits(shown, axis=1), axis=0, return_inverse=True, return_counts=True)
+    _keys, inverse, counts = np.unique(
+        np.packbits(shown, axis=1), axis=0, return_inverse=True, return_counts=True
+    )
     inverse = inverse.ravel()
     statistic, dof = 0.0, 0
     for key_index in np.argsort(-counts)[:patterns]:
@@ -178,8 +203,12 @@ def test_finding_frequencies_follow_the_tables(mini: Simulator) -> None:
     count = 40_000
     influenza = mini.kb.pathology_names.index("Influenza")
     findings = mini.sample_findings(rng, np.full(count, influenza))
-    for atom_id, expected in [("fever", 0.9), ("fever_level=high", 0.9 * 0.7), ("myalgia", 0.85),
-                              ("chest_pain", 0.02)]:
+    for atom_id, expected in [
+        ("fever", 0.9),
+        ("fever_level=high", 0.9 * 0.7),
+        ("myalgia", 0.85),
+        ("chest_pain", 0.02),
+    ]:
         frequency = findings[:, mini.atom_index[atom_id]].mean()
         sigma = math.sqrt(expected * (1 - expected) / count)
         assert abs(frequency - expected) < 5 * sigma, (atom_id, frequency, expected)
@@ -218,8 +247,15 @@ def test_posterior_is_a_distribution(revealed: set[int], spec: str) -> None:
 _MINI = Simulator(embedded_kb())
 
 
-@pytest.mark.parametrize(("spec", "expected"), [("3", RevealPolicy(3, 3)), ("1-3", RevealPolicy(1, 3)),
-                                                 (" all ", RevealPolicy(1, None)), (2, RevealPolicy(2, 2))])
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ("3", RevealPolicy(3, 3)),
+        ("1-3", RevealPolicy(1, 3)),
+        (" all ", RevealPolicy(1, None)),
+        (2, RevealPolicy(2, 2)),
+    ],
+)
 def test_reveal_policy_parse(spec: object, expected: RevealPolicy) -> None:
     assert RevealPolicy.parse(spec) == expected
 

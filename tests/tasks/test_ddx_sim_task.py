@@ -40,9 +40,15 @@ def test_num_findings_range_is_respected() -> None:
 def test_all_findings_gives_confident_posteriors() -> None:
     few = list(DdxSimTask(num_examples=300, num_findings="1").examples(FORMAT))
     every = list(DdxSimTask(num_examples=300, num_findings="all").examples(FORMAT))
-    top = lambda examples: np.mean([max(e.posterior.values()) for e in examples])  # noqa: E731
-    hit = lambda examples: np.mean([max(e.posterior, key=e.posterior.get) == e.metadata["pathology"]  # noqa: E731
-                                    for e in examples])
+
+    def top(examples: list) -> float:
+        return float(np.mean([max(e.posterior.values()) for e in examples]))
+
+    def hit(examples: list) -> float:
+        return float(
+            np.mean([max(e.posterior, key=e.posterior.get) == e.metadata["pathology"] for e in examples])
+        )
+
     assert top(few) < 0.6 < 0.85 < top(every)
     assert hit(every) > 0.85
 
@@ -52,20 +58,30 @@ def test_differential_gold_is_the_posterior_above_threshold(threshold: float) ->
     task = DdxSimTask(num_examples=50, gold="differential", differential_threshold=threshold)
     assert task.multi_gold
     for example in task.examples(FORMAT):
-        names = [name for name, p in example.posterior.items() if p >= threshold] or [next(iter(example.posterior))]
+        names = [name for name, p in example.posterior.items() if p >= threshold] or [
+            next(iter(example.posterior))
+        ]
         assert list(example.gold_names) == names
         assert example.metadata["differential"] == names
 
 
-@pytest.mark.parametrize(("options", "message"), [({"gold": "all"}, "gold"), ({"num_findings": "0"}, "num_findings"),
-                                                   ({"differential_threshold": 0}, "differential_threshold")])
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"gold": "all"}, "gold"),
+        ({"num_findings": "0"}, "num_findings"),
+        ({"differential_threshold": 0}, "differential_threshold"),
+    ],
+)
 def test_bad_options(options: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         DdxSimTask(**options)
 
 
 def test_ddxplus_release_as_knowledge_base(fixtures) -> None:
-    task = DdxSimTask(num_examples=20, kb=str(fixtures / "ddxplus"), ddxplus_stats=str(fixtures / "ddxplus" / "stats.json"))
+    task = DdxSimTask(
+        num_examples=20, kb=str(fixtures / "ddxplus"), ddxplus_stats=str(fixtures / "ddxplus" / "stats.json")
+    )
     examples = list(task.examples(FORMAT))
     assert {e.gold_names[0] for e in examples} <= {"Bronchitis", "Pneumonia", "GERD"}
     with pytest.raises(ValueError, match="ddxplus_stats"):

@@ -30,15 +30,23 @@ def test_patient_rows_are_decoded(fixtures: Path) -> None:
     assert len(patients) == 5
     first = patients[0]
     assert (first.row, first.age, first.sex, first.pathology) == (2, 41, "F", "Bronchite")
-    assert first.findings == ("toux", "douleurxx", "douleurxx_carac=une_brûlure_ou_chaleur", "douleurxx_intens=2")
+    assert first.findings == (
+        "toux",
+        "douleurxx",
+        "douleurxx_carac=une_brûlure_ou_chaleur",
+        "douleurxx_intens=2",
+    )
     assert first.differential == (("Bronchite", 0.7), ("Pneumonie", 0.3))
 
 
-@pytest.mark.parametrize(("csv_name", "gold", "expected"), [
-    ("patients.fr.csv", "differential", [["Bronchitis", "Bronchite"], ["Pneumonia", "Pneumonie"]]),
-    ("patients.fr.csv", "pathology", [["Bronchitis", "Bronchite"]]),
-    ("patients.en.csv", "differential", [["Bronchitis", "Bronchite"], ["Pneumonia", "Pneumonie"]]),
-])
+@pytest.mark.parametrize(
+    ("csv_name", "gold", "expected"),
+    [
+        ("patients.fr.csv", "differential", [["Bronchitis", "Bronchite"], ["Pneumonia", "Pneumonie"]]),
+        ("patients.fr.csv", "pathology", [["Bronchitis", "Bronchite"]]),
+        ("patients.en.csv", "differential", [["Bronchitis", "Bronchite"], ["Pneumonia", "Pneumonie"]]),
+    ],
+)
 def test_task_gold_modes_and_code_sets(fixtures: Path, csv_name: str, gold: str, expected: list) -> None:
     task = DdxPlusTask(str(fixtures / "ddxplus" / csv_name), gold=gold)
     examples = list(task.examples(FORMAT))
@@ -46,7 +54,9 @@ def test_task_gold_modes_and_code_sets(fixtures: Path, csv_name: str, gold: str,
     assert [list(g) for g in examples[0].gold] == expected
     user = examples[0].prompt[1]["content"]
     assert "- Age: 41, sex: F" in user and "- Characterize your pain: burning" in user
-    assert "- How intense is the pain? 2" in user and "travel" not in user.lower()  # default values are not findings
+    assert (
+        "- How intense is the pain? 2" in user and "travel" not in user.lower()
+    )  # default values are not findings
     assert "Possible diagnoses: Bronchitis, GERD, Pneumonia." in examples[0].prompt[0]["content"]
 
 
@@ -65,7 +75,9 @@ def test_hf_layout(fixtures: Path) -> None:
 def _write_csv(path: Path, rows: list[list[str]], header: list[str] | None = None) -> Path:
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(header or ["AGE", "DIFFERENTIAL_DIAGNOSIS", "SEX", "PATHOLOGY", "EVIDENCES", "INITIAL_EVIDENCE"])
+        writer.writerow(
+            header or ["AGE", "DIFFERENTIAL_DIAGNOSIS", "SEX", "PATHOLOGY", "EVIDENCES", "INITIAL_EVIDENCE"]
+        )
         writer.writerows(rows)
     return path
 
@@ -73,14 +85,17 @@ def _write_csv(path: Path, rows: list[list[str]], header: list[str] | None = Non
 GOOD = ["30", "[['RGO', 1.0]]", "F", "RGO", "['douleurxx']", "douleurxx"]
 
 
-@pytest.mark.parametrize(("row", "field"), [
-    (["x", *GOOD[1:]], "AGE"),
-    ([GOOD[0], GOOD[1], "F", "RGO", "['douleurxx'", "douleurxx"], "EVIDENCES"),
-    ([GOOD[0], GOOD[1], "F", "RGO", "['nope']", "douleurxx"], "EVIDENCES"),
-    ([GOOD[0], GOOD[1], "F", "RGO", "['trav1_@_Mars']", "douleurxx"], "EVIDENCES"),
-    ([GOOD[0], "[['RGO']]", "F", "RGO", "['douleurxx']", "douleurxx"], "DIFFERENTIAL_DIAGNOSIS"),
-    ([GOOD[0], GOOD[1], "F", "", "['douleurxx']", "douleurxx"], "PATHOLOGY"),
-])
+@pytest.mark.parametrize(
+    ("row", "field"),
+    [
+        (["x", *GOOD[1:]], "AGE"),
+        ([GOOD[0], GOOD[1], "F", "RGO", "['douleurxx'", "douleurxx"], "EVIDENCES"),
+        ([GOOD[0], GOOD[1], "F", "RGO", "['nope']", "douleurxx"], "EVIDENCES"),
+        ([GOOD[0], GOOD[1], "F", "RGO", "['trav1_@_Mars']", "douleurxx"], "EVIDENCES"),
+        ([GOOD[0], "[['RGO']]", "F", "RGO", "['douleurxx']", "douleurxx"], "DIFFERENTIAL_DIAGNOSIS"),
+        ([GOOD[0], GOOD[1], "F", "", "['douleurxx']", "douleurxx"], "PATHOLOGY"),
+    ],
+)
 def test_bad_rows_name_file_row_and_field(tmp_path: Path, fixtures: Path, row: list[str], field: str) -> None:
     path = _write_csv(tmp_path / "bad.csv", [GOOD, row])
     evidences = _evidences(fixtures / "ddxplus")
@@ -99,9 +114,9 @@ def test_bad_rows_can_be_skipped_and_are_counted(tmp_path: Path, fixtures: Path,
 
 def test_missing_column_and_missing_file(tmp_path: Path, fixtures: Path) -> None:
     path = _write_csv(tmp_path / "cols.csv", [["30", "F"]], header=["AGE", "SEX"])
-    with pytest.raises(RowError, match="cols.csv: row 1, field PATHOLOGY"):
+    with pytest.raises(RowError, match=r"cols\.csv: row 1, field PATHOLOGY"):
         list(read_patients(path, _evidences(fixtures / "ddxplus")))
-    with pytest.raises(FileNotFoundError, match="nothere.csv"):
+    with pytest.raises(FileNotFoundError, match=r"nothere\.csv"):
         list(read_patients(tmp_path / "nothere.csv", {}))
 
 
@@ -109,7 +124,7 @@ def test_unknown_pathology_in_csv(tmp_path: Path, fixtures: Path) -> None:
     for name in ("release_evidences.fr.json", "release_conditions.fr.json"):
         (tmp_path / name).write_bytes((fixtures / "ddxplus" / name).read_bytes())
     _write_csv(tmp_path / "p.csv", [[*GOOD[:3], "Grippe", *GOOD[4:]]])
-    with pytest.raises(RowError, match="p.csv: row 2, field PATHOLOGY"):
+    with pytest.raises(RowError, match=r"p\.csv: row 2, field PATHOLOGY"):
         list(DdxPlusTask(str(tmp_path / "p.csv")).examples(FORMAT))
 
 
@@ -122,7 +137,9 @@ def test_release_kb_with_stats(fixtures: Path, codes: str) -> None:
     intensity = "douleurxx_intens" if codes == "fr" else "E_5"
     # marginal P(intensity=1 | Bronchite) = 0.3 with P(pain) = 0.5 -> conditional 0.6
     assert kb.tables[intensity][0, 1] == pytest.approx(0.6, rel=1e-3)
-    assert kb.evidence("e10_e11" if codes == "fr" else "E_7").parent is None  # the release's dangling code_question
+    assert (
+        kb.evidence("e10_e11" if codes == "fr" else "E_7").parent is None
+    )  # the release's dangling code_question
 
 
 def test_stats_from_patients_have_the_bed_stats_shape(fixtures: Path) -> None:

@@ -27,9 +27,13 @@ def test_distractor_format_puts_contexts_in_the_prompt(fixtures: Path) -> None:
     example = next(iter(HotpotQATask(str(fixtures / "hotpotqa" / "distractor.json")).examples(FORMAT)))
     user = example.prompt[1]["content"]
     assert user.startswith("Context:\n[The Hobbit] The Hobbit is")
-    assert "[C. S. Lewis]" in user and user.endswith("Question: In what year did the author of The Hobbit die?")
+    assert "[C. S. Lewis]" in user and user.endswith(
+        "Question: In what year did the author of The Hobbit die?"
+    )
     assert example.id == "hotpotqa-5a0000000000000000000001"
-    without = next(iter(HotpotQATask(str(fixtures / "hotpotqa" / "distractor.json"), contexts=False).examples(FORMAT)))
+    without = next(
+        iter(HotpotQATask(str(fixtures / "hotpotqa" / "distractor.json"), contexts=False).examples(FORMAT))
+    )
     assert without.prompt[1]["content"].startswith("Question:")
 
 
@@ -49,7 +53,9 @@ def test_modified_removes_supporting_paragraphs_deterministically(fixtures: Path
 def test_remove_supporting_draws_0_1_or_2_uniformly() -> None:
     context = (("A", ("a",)), ("B", ("b",)), ("C", ("c",)))
     facts = (("A", 0), ("B", 0))
-    counts = Counter(len(remove_supporting(context, facts, np.random.default_rng([0, i]))[1]) for i in range(3000))
+    counts = Counter(
+        len(remove_supporting(context, facts, np.random.default_rng([0, i]))[1]) for i in range(3000)
+    )
     assert set(counts) == {0, 1, 2}
     assert all(abs(c / 3000 - 1 / 3) < 0.04 for c in counts.values())
     kept, removed = remove_supporting(context, facts, np.random.default_rng(1), max_removed=0)
@@ -57,20 +63,23 @@ def test_remove_supporting_draws_0_1_or_2_uniformly() -> None:
 
 
 def test_modified_needs_contexts(fixtures: Path) -> None:
-    with pytest.raises(RowError, match="simplified.json: row 1, field context"):
+    with pytest.raises(RowError, match=r"simplified\.json: row 1, field context"):
         list(HotpotQATask(str(fixtures / "hotpotqa" / "simplified.json"), modified=True).examples(FORMAT))
 
 
 GOOD = {"question": "q?", "answer": "Paris"}
 
 
-@pytest.mark.parametrize(("row", "field"), [
-    ({"question": "q?"}, "answer"),
-    ({"question": "", "answer": "Paris"}, "question"),
-    ({**GOOD, "context": [["T", "not a list"]]}, r"context\[0\]"),
-    ({**GOOD, "context": "text"}, "context"),
-    ({**GOOD, "supporting_facts": [["T", "0"]]}, "supporting_facts"),
-])
+@pytest.mark.parametrize(
+    ("row", "field"),
+    [
+        ({"question": "q?"}, "answer"),
+        ({"question": "", "answer": "Paris"}, "question"),
+        ({**GOOD, "context": [["T", "not a list"]]}, r"context\[0\]"),
+        ({**GOOD, "context": "text"}, "context"),
+        ({**GOOD, "supporting_facts": [["T", "0"]]}, "supporting_facts"),
+    ],
+)
 def test_bad_rows_name_file_row_and_field(tmp_path: Path, row: dict, field: str) -> None:
     path = tmp_path / "hotpot.json"
     path.write_text(json.dumps([GOOD, row]))
@@ -80,6 +89,8 @@ def test_bad_rows_name_file_row_and_field(tmp_path: Path, row: dict, field: str)
 
 
 def test_real_simplified_dev_loads_every_question(shared_data: Path) -> None:
-    examples = list(HotpotQATask(str(shared_data / "hotpotqa" / "hotpot_dev_v1_simplified.json")).examples(FORMAT))
+    examples = list(
+        HotpotQATask(str(shared_data / "hotpotqa" / "hotpot_dev_v1_simplified.json")).examples(FORMAT)
+    )
     assert len(examples) == 7405
     assert Counter(e.metadata["type"] for e in examples).keys() == {"bridge", "comparison"}

@@ -25,11 +25,14 @@ def test_builtin_tasks_are_registered_and_satisfy_the_protocol(fixtures: Path) -
     assert isinstance(get_task("hotpotqa", path=str(fixtures / "hotpotqa" / "simplified.json")), Task)
 
 
-@pytest.mark.parametrize(("name", "options", "error", "message"), [
-    ("nope", {}, KeyError, "unknown task 'nope'"),
-    ("ddx_sim", {"num_exemples": 3}, ValueError, "num_exemples"),
-    ("ambigqa", {}, ValueError, "path"),
-])
+@pytest.mark.parametrize(
+    ("name", "options", "error", "message"),
+    [
+        ("nope", {}, KeyError, "unknown task 'nope'"),
+        ("ddx_sim", {"num_exemples": 3}, ValueError, "num_exemples"),
+        ("ambigqa", {}, ValueError, "path"),
+    ],
+)
 def test_get_task_errors(name: str, options: dict, error: type, message: str) -> None:
     with pytest.raises(error, match=message):
         get_task(name, **options)
@@ -44,7 +47,9 @@ class EchoTask:
     multi_gold: ClassVar[bool] = False
 
     def examples(self, answer_format: AnswerFormat):
-        yield Example("echo-0", build_prompt(answer_format.instructions(self.task_sentence), self.word), ((self.word,),))
+        yield Example(
+            "echo-0", build_prompt(answer_format.instructions(self.task_sentence), self.word), ((self.word,),)
+        )
 
 
 def test_register_task_is_open_and_guards_names() -> None:
@@ -77,15 +82,31 @@ def test_data_command_writes_jsonl_parquet_and_manifest(tmp_path: Path, capsys) 
     from beyondmode.cli import main
 
     out = tmp_path / "ddx"
-    code = main(["data", "ddx_sim", "--out", str(out), "--num-examples", "40", "--seed", "3",
-                 "--set", "num_findings=2-3", "--set", "gold=differential"])
+    code = main(
+        [
+            "data",
+            "ddx_sim",
+            "--out",
+            str(out),
+            "--num-examples",
+            "40",
+            "--seed",
+            "3",
+            "--set",
+            "num_findings=2-3",
+            "--set",
+            "gold=differential",
+        ]
+    )
     assert code == 0
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["counts"]["examples"] == 40 and manifest["seed"] == 3
     assert manifest["format_version"] == FORMAT_VERSION
     assert manifest["options"]["num_findings"] == "2-3" and manifest["options"]["gold"] == "differential"
     rows = read_jsonl(out / "data.jsonl")
-    expected = list(DdxSimTask(num_examples=40, seed=3, num_findings="2-3", gold="differential").examples(FORMAT))
+    expected = list(
+        DdxSimTask(num_examples=40, seed=3, num_findings="2-3", gold="differential").examples(FORMAT)
+    )
     assert [row_to_example(r) for r in rows] == expected
     assert (out / "data.parquet").stat().st_size > 0
     assert "examples" in capsys.readouterr().out

@@ -46,4 +46,9 @@ def test_gold_as_ideal_response_gets_full_credit(fixtures: Path, method: str) ->
             k = scorer.answer_format.num_candidates
             completion = scorer.answer_format.render(ideal_candidates(example, k), think="restating the case")
             scored = scorer.score(completion, example.gold, example.posterior)
-            assert scored.breakdown.total == pytest.approx(best), (name, options, example.id, scored.breakdown)
+            assert scored.breakdown.total == pytest.approx(best), (
+                name,
+                options,
+                example.id,
+                scored.breakdown,
+            )

@@ -22,8 +22,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("task", help="registered task name (ddx_sim, ddxplus, ambigqa, hotpotqa, ...)")
     parser.add_argument("--out", required=True, help="output directory")
-    parser.add_argument("--set", dest="options", action="append", default=[], metavar="KEY=VALUE",
-                        help="a task option (repeatable); values are read as YAML scalars")
+    parser.add_argument(
+        "--set",
+        dest="options",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a task option (repeatable); values are read as YAML scalars",
+    )
     parser.add_argument("--seed", type=int, help="shortcut for --set seed=N")
     parser.add_argument("--num-examples", type=int, help="shortcut for --set num_examples=N")
     parser.add_argument("--method", default="multi_rlcr", help="method whose answer format the prompts use")
@@ -58,7 +64,10 @@ def run(args: argparse.Namespace) -> int:
     answer_format = method_format(args.method, args.num_candidates)
     resolved = dataclasses.asdict(task) if dataclasses.is_dataclass(task) else options
     manifest = write_dataset(
-        task.examples(answer_format), args.out, task=args.task, options=resolved,
+        task.examples(answer_format),
+        args.out,
+        task=args.task,
+        options=resolved,
         answer_format={"method": args.method, **dataclasses.asdict(answer_format)},
     )
     table = Table(title=f"beyondmode data {args.task} -> {args.out}")

@@ -10,7 +10,8 @@ and an ambiguous one: {"type": "multipleQAs", "qaPairs": [{"question": "What phy
 
 `gold="all"` (default): one gold element per interpretation (`qaPairs` item) and per `singleAnswer`
 annotation, its answer list being the element's aliases; elements that share a normalised alias are
-merged. `gold="single"`: ONE gold element whose aliases are the answers of the `singleAnswer` annotations (any of
+merged. `gold="single"`: ONE gold element whose aliases are the answers of the `singleAnswer`
+annotations (any of
 them is correct, as in NQ); a question that no annotator saw as having a single answer falls back to the
 answers of all its interpretations (`metadata["gold_source"]` says which). The interpretations
 are kept in `metadata["interpretations"]`.
@@ -95,12 +96,19 @@ class AmbigQATask:
             prompt=build_prompt(system, f"Question: {row['question']}"),
             gold=gold,
             grader=self.grader,
-            metadata={"question": row["question"], "interpretations": interpretations, "gold_source": source,
-                      "annotation_types": [a["type"] for a in row["annotations"]], "source_id": row["id"]},
+            metadata={
+                "question": row["question"],
+                "interpretations": interpretations,
+                "gold_source": source,
+                "annotation_types": [a["type"] for a in row["annotations"]],
+                "source_id": row["id"],
+            },
         )
 
 
-def _annotations(path: Path, number: int, annotations: Any) -> tuple[list[tuple[str, ...]], list[dict[str, Any]]]:
+def _annotations(
+    path: Path, number: int, annotations: Any
+) -> tuple[list[tuple[str, ...]], list[dict[str, Any]]]:
     if not isinstance(annotations, list) or not annotations:
         raise RowError(path, number, "annotations", "must be a non-empty list")
     single: list[tuple[str, ...]] = []

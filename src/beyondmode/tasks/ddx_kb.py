@@ -186,8 +186,10 @@ def kb_from_mapping(data: Mapping[str, Any], source: str = "<mapping>") -> Knowl
     prior = np.asarray(priors, dtype=float)
     if np.any(prior <= 0):
         raise ValueError(f"{source}: every pathology prior must be > 0")
-    tables = {e.code: np.zeros((len(pathologies),) + (() if e.kind is EvidenceKind.BINARY else (len(e.values),)))
-              for e in evidences}
+    tables = {
+        e.code: np.zeros((len(pathologies),) + (() if e.kind is EvidenceKind.BINARY else (len(e.values),)))
+        for e in evidences
+    }
     known = {e.code: e for e in evidences}
     for row, (name, raw) in enumerate(data["pathologies"].items()):
         likelihoods = raw.get("likelihoods", {})
@@ -197,7 +199,9 @@ def kb_from_mapping(data: Mapping[str, Any], source: str = "<mapping>") -> Knowl
         for evidence in evidences:
             where = f"{source}: pathology {name!r}, evidence {evidence.code!r}"
             tables[evidence.code][row] = table_row(evidence, likelihoods.get(evidence.code), smoothing, where)
-    return KnowledgeBase(str(data.get("name", source)), tuple(pathologies), evidences, prior / prior.sum(), tables)
+    return KnowledgeBase(
+        str(data.get("name", source)), tuple(pathologies), evidences, prior / prior.sum(), tables
+    )
 
 
 def _evidence_from_json(code: str, raw: Mapping[str, Any], source: str) -> Evidence:

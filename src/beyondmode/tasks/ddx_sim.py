@@ -85,7 +85,9 @@ class RevealPolicy:
         try:
             return cls(int(low), int(high if separator else low))
         except ValueError:
-            raise ValueError(f"num_findings must be an int, a range like '1-3' or 'all', got {spec!r}") from None
+            raise ValueError(
+                f"num_findings must be an int, a range like '1-3' or 'all', got {spec!r}"
+            ) from None
 
     def probability_k(self, k: int) -> float:
         if self.k_max is None:
@@ -126,9 +128,13 @@ class Simulator:
             if evidence.parent is not None:
                 children.setdefault(code_index[evidence.parent], []).append(index)
         self.groups = tuple(
-            _Group(i, tuple(children.get(i, ())), frozenset(a for j in (i, *children.get(i, ()))
-                                                            for a in self.evidence_atoms[j].values()))
-            for i, e in enumerate(kb.evidences) if e.parent is None
+            _Group(
+                i,
+                tuple(children.get(i, ())),
+                frozenset(a for j in (i, *children.get(i, ())) for a in self.evidence_atoms[j].values()),
+            )
+            for i, e in enumerate(kb.evidences)
+            if e.parent is None
         )
         self.group_of_atom = np.empty(len(self.atoms), dtype=int)
         for g, group in enumerate(self.groups):
@@ -155,7 +161,12 @@ class Simulator:
         return findings
 
     def _sample_evidence(
-        self, rng: np.random.Generator, index: int, pathologies: np.ndarray, active: np.ndarray, out: np.ndarray
+        self,
+        rng: np.random.Generator,
+        index: int,
+        pathologies: np.ndarray,
+        active: np.ndarray,
+        out: np.ndarray,
     ) -> None:
         evidence = self.kb.evidences[index]
         table = self.kb.tables[evidence.code][pathologies]
@@ -183,7 +194,9 @@ class Simulator:
         chosen = rng.choice(positive, size=min(k, len(positive)), replace=False)
         return tuple(sorted(int(a) for a in chosen))
 
-    def reveal_batch(self, rng: np.random.Generator, findings: np.ndarray, policy: RevealPolicy) -> np.ndarray:
+    def reveal_batch(
+        self, rng: np.random.Generator, findings: np.ndarray, policy: RevealPolicy
+    ) -> np.ndarray:
         """Vectorised `reveal` for a (patients, atoms) matrix: a boolean matrix of the shown atoms."""
         if policy.shows_all:
             return findings.copy()
@@ -276,8 +289,11 @@ class Simulator:
                 return np.zeros((table.shape[0], 1))
             if chosen:
                 return table[:, chosen].copy()
-            default = (table[:, evidence.values.index(evidence.default)] if evidence.default is not None
-                       else np.zeros(table.shape[0]))
+            default = (
+                table[:, evidence.values.index(evidence.default)]
+                if evidence.default is not None
+                else np.zeros(table.shape[0])
+            )
             return np.stack([default, np.zeros_like(default) if exact else 1 - default], axis=1)
         columns = [i for i, v in enumerate(evidence.values) if v in atoms]
         chosen = np.array([atoms[evidence.values[i]] in required for i in columns])
@@ -291,7 +307,9 @@ class Simulator:
             if atoms[value] in required:
                 poly = poly * column[:, None]
             else:
-                poly = _multiply(poly, np.stack([1 - column, np.zeros_like(column) if exact else column], axis=1))
+                poly = _multiply(
+                    poly, np.stack([1 - column, np.zeros_like(column) if exact else column], axis=1)
+                )
         return poly
 
 
@@ -299,7 +317,7 @@ def _multiply(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Row-wise polynomial product (coefficients along axis 1)."""
     out = np.zeros((a.shape[0], a.shape[1] + b.shape[1] - 1))
     for power in range(b.shape[1]):
-        out[:, power:power + a.shape[1]] += a * b[:, power:power + 1]
+        out[:, power : power + a.shape[1]] += a * b[:, power : power + 1]
     return out
 
 
@@ -313,8 +331,8 @@ def _shift(a: np.ndarray, exact: bool) -> np.ndarray:
 def _add(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     width = max(a.shape[1], b.shape[1])
     out = np.zeros((a.shape[0], width))
-    out[:, :a.shape[1]] += a
-    out[:, :b.shape[1]] += b
+    out[:, : a.shape[1]] += a
+    out[:, : b.shape[1]] += b
     return out
 
 
@@ -324,5 +342,5 @@ def _subset_weights_cached(m: int, size: int) -> tuple[float, ...]:
 
 
 def _subset_weights(m: int, size: int) -> np.ndarray:
-    """1 / C(m + n, m) for n = 0..size-1: the chance that a given m-subset of m + n findings is the one shown."""
+    """1 / C(m + n, m) for n = 0..size-1: the chance that a given m-subset of m + n findings is shown."""
     return np.array(_subset_weights_cached(m, size))

@@ -68,7 +68,9 @@ class DdxSimTask:
         if self.gold not in GOLD_MODES:
             raise ValueError(f"ddx_sim option gold must be one of {GOLD_MODES}, got {self.gold!r}")
         if not 0 < self.differential_threshold <= 1:
-            raise ValueError(f"ddx_sim option differential_threshold must be in (0, 1], got {self.differential_threshold}")
+            raise ValueError(
+                f"ddx_sim option differential_threshold must be in (0, 1], got {self.differential_threshold}"
+            )
         if self.num_examples < 0:
             raise ValueError(f"ddx_sim option num_examples must be >= 0, got {self.num_examples}")
         RevealPolicy.parse(self.num_findings)
@@ -113,7 +115,9 @@ class DdxSimTask:
         kb = simulator.kb
         posterior = simulator.posterior(revealed, self.policy)
         order = np.argsort(-posterior, kind="stable")
-        differential = [int(d) for d in order if posterior[d] >= self.differential_threshold] or [int(order[0])]
+        differential = [int(d) for d in order if posterior[d] >= self.differential_threshold] or [
+            int(order[0])
+        ]
         gold_rows = [truth] if self.gold == "truth" else differential
         metadata = {
             "pathology": kb.pathologies[truth].name,
@@ -180,6 +184,8 @@ def _load_knowledge_base(kb: str, stats: str | None, codes: str) -> KnowledgeBas
         from beyondmode.tasks.ddxplus_kb import load_ddxplus_kb
 
         if stats is None:
-            raise ValueError(f"ddx_sim: kb={kb!r} is a DDXPlus release directory; set ddxplus_stats (a probability table)")
+            raise ValueError(
+                f"ddx_sim: kb={kb!r} is a DDXPlus release directory; set ddxplus_stats (a probability table)"
+            )
         return load_ddxplus_kb(path, stats, codes=codes)
     return load_kb(path)

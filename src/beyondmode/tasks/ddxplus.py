@@ -13,7 +13,8 @@ evidences (`trav1_@_N`, default values included); they are decoded through the r
 
 HF layout (jsonl/json/parquet/csv with columns `problem`, `answers`):
 
-    {"problem": "A 29-year-old woman ... What are the likely diagnoses?", "answers": ["Bronchitis", "Whooping cough"]}
+    {"problem": "A 29-year-old woman ... What are the likely diagnoses?",
+     "answers": ["Bronchitis", "Whooping cough"]}
 """
 
 from __future__ import annotations
@@ -54,15 +55,15 @@ class Patient:
     mentioned: tuple[str, ...] = ()
 
 
-def read_patients(path: str | Path, evidences: dict[str, Evidence], *, skip_bad_rows: bool = False) -> Iterator[Patient]:
-    """Patients of a DDXPlus CSV; bad rows raise `RowError` (file, row, field) unless skipped and counted."""
+def read_patients(
+    path: str | Path, evidences: dict[str, Evidence], *, skip_bad_rows: bool = False
+) -> Iterator[Patient]:
+    """Patients of a DDXPlus CSV; bad rows raise `RowError` (file, row, field) unless skipped (counted)."""
     path = Path(path)
     skipped = SkipCounter(path, skip_bad_rows)
-    try:
-        handle = open(path, encoding="utf-8", newline="")
-    except FileNotFoundError:
-        raise FileNotFoundError(f"DDXPlus patient file not found: {path}") from None
-    with handle:
+    if not path.is_file():
+        raise FileNotFoundError(f"DDXPlus patient file not found: {path}")
+    with open(path, encoding="utf-8", newline="") as handle:
         reader = csv.DictReader(handle)
         missing = [c for c in PATIENT_COLUMNS if c not in (reader.fieldnames or ())]
         if missing:
@@ -104,14 +105,23 @@ def _patient(path: Path, number: int, raw: dict[str, str], evidences: dict[str, 
     except (TypeError, ValueError):
         raise RowError(path, number, "DIFFERENTIAL_DIAGNOSIS", "items must be [name, probability]") from None
     mentioned = tuple(dict.fromkeys(str(item).partition(SEPARATOR)[0] for item in items))
-    return Patient(number, age, raw["SEX"], raw["PATHOLOGY"], tuple(dict.fromkeys(findings)), pairs,
-                   raw.get("INITIAL_EVIDENCE") or None, mentioned)
+    return Patient(
+        number,
+        age,
+        raw["SEX"],
+        raw["PATHOLOGY"],
+        tuple(dict.fromkeys(findings)),
+        pairs,
+        raw.get("INITIAL_EVIDENCE") or None,
+        mentioned,
+    )
 
 
 def decode_evidence(item: str, evidences: dict[str, Evidence]) -> str | None:
     """`code` or `code_@_value` -> finding id; "" for a default value (not a finding); None if unknown.
 
-    >>> ev = {"trav1": Evidence("trav1", EvidenceKind.CATEGORICAL, "Travel", values=("N", "Asie"), default="N")}
+    >>> travel = Evidence("trav1", EvidenceKind.CATEGORICAL, "Travel", values=("N", "Asie"), default="N")
+    >>> ev = {"trav1": travel}
     >>> decode_evidence("trav1_@_Asie", ev), decode_evidence("trav1_@_N", ev), decode_evidence("x", ev)
     ('trav1=Asie', '', None)
     """
@@ -163,7 +173,7 @@ class DdxPlusTask:
 
     @property
     def task_sentence(self) -> str:
-        sentence = "A patient's age, sex and findings are listed. Propose distinct diagnoses, written as pathology names."
+        sentence = "A patient's age, sex and findings are listed. Propose distinct diagnoses (pathologies)."
         if self.list_pathologies and _is_patient_csv(Path(self.path)):
             names = sorted({p.name for p in self._knowledge()[1].values()})
             sentence += " Possible diagnoses: " + ", ".join(names) + "."
@@ -192,7 +202,7 @@ class DdxPlusTask:
         evidences, pathologies = self._knowledge()
         for patient in read_patients(self.path, evidences, skip_bad_rows=self.skip_bad_rows):
             names = [patient.pathology] if self.gold == "pathology" else [n for n, _ in patient.differential]
-            unknown = [n for n in names + [patient.pathology] if n not in pathologies]
+            unknown = [n for n in [*names, patient.pathology] if n not in pathologies]
             if unknown:
                 raise RowError(Path(self.path), patient.row, "PATHOLOGY", f"unknown pathologies {unknown}")
             lines = render_patient(patient, evidences)
@@ -201,14 +211,22 @@ class DdxPlusTask:
                 prompt=build_prompt(system, render_case(lines)),
                 gold=tuple(pathologies[n].gold for n in names),
                 grader=self.grader,
-                metadata={"pathology": pathologies[patient.pathology].name, "findings": list(patient.findings),
-                          "finding_texts": lines, "age": patient.age, "sex": patient.sex, "row": patient.row,
-                          "initial_evidence": patient.initial_evidence,
-                          "differential": [[pathologies[n].name, p] for n, p in patient.differential]},
+                metadata={
+                    "pathology": pathologies[patient.pathology].name,
+                    "findings": list(patient.findings),
+                    "finding_texts": lines,
+                    "age": patient.age,
+                    "sex": patient.sex,
+                    "row": patient.row,
+                    "initial_evidence": patient.initial_evidence,
+                    "differential": [[pathologies[n].name, p] for n, p in patient.differential],
+                },
             )
 
     def _hf_rows(self, system: str) -> Iterator[Example]:
-        for number, row in read_table(Path(self.path), ("problem", "answers"), skip_bad_rows=self.skip_bad_rows):
+        for number, row in read_table(
+            Path(self.path), ("problem", "answers"), skip_bad_rows=self.skip_bad_rows
+        ):
             answers = row["answers"]
             if isinstance(answers, str):
                 answers = _literal_list(Path(self.path), number, answers)
@@ -245,7 +263,7 @@ def _is_patient_csv(path: Path) -> bool:
 
 
 def detect_codes(path: Path) -> str:
-    """"fr" when the patients use French evidence codes (the subset), else "en" (E_/V_ codes)."""
+    """ "fr" when the patients use French evidence codes (the subset), else "en" (E_/V_ codes)."""
     with open(path, encoding="utf-8", newline="") as handle:
         first = next(csv.DictReader(handle), None)
     if first is None or not first.get("EVIDENCES"):
@@ -253,6 +271,8 @@ def detect_codes(path: Path) -> str:
     try:
         items = ast.literal_eval(first["EVIDENCES"])
     except (ValueError, SyntaxError):
-        raise RowError(path, 2, "EVIDENCES", f"not a Python list literal: {first['EVIDENCES'][:60]!r}") from None
+        raise RowError(
+            path, 2, "EVIDENCES", f"not a Python list literal: {first['EVIDENCES'][:60]!r}"
+        ) from None
     code = str(items[0]).partition(SEPARATOR)[0] if items else "E_"
     return "en" if code.startswith("E_") else "fr"

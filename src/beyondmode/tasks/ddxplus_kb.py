@@ -55,16 +55,18 @@ def load_ddxplus_evidences(path: str | Path) -> tuple[Evidence, ...]:
             parent = entry["code_question"]
             values = tuple(str(v) for v in entry.get("possible-values", ()))
             meanings = entry.get("value_meaning") or {}
-            evidences.append(Evidence(
-                code=code,
-                kind=kind,
-                label=str(entry["question_en"]),
-                parent=parent if parent != code and parent in raw else None,
-                values=values if kind is not EvidenceKind.BINARY else (),
-                default=None if kind is EvidenceKind.BINARY else str(entry["default_value"]),
-                value_labels={v: str(meanings.get(v, {}).get("en", v)) for v in values},
-                antecedent=bool(entry.get("is_antecedent", False)),
-            ))
+            evidences.append(
+                Evidence(
+                    code=code,
+                    kind=kind,
+                    label=str(entry["question_en"]),
+                    parent=parent if parent != code and parent in raw else None,
+                    values=values if kind is not EvidenceKind.BINARY else (),
+                    default=None if kind is EvidenceKind.BINARY else str(entry["default_value"]),
+                    value_labels={v: str(meanings.get(v, {}).get("en", v)) for v in values},
+                    antecedent=bool(entry.get("is_antecedent", False)),
+                )
+            )
         except KeyError as error:
             raise ValueError(f"{path}: evidence {code!r} lacks field {error.args[0]!r}") from None
     return tuple(evidences)
@@ -95,7 +97,9 @@ def code_maps(directory: Path) -> tuple[dict[str, str], dict[tuple[str, str], st
         if fr["question_en"] != en["question_en"] or fr["data_type"] != en["data_type"]:
             raise ValueError(f"{directory}: evidence files disagree at {fr_code!r} / {en_code!r}")
         codes[fr_code] = en_code
-        for fr_value, en_value in zip(fr.get("possible-values", ()), en.get("possible-values", ()), strict=True):
+        for fr_value, en_value in zip(
+            fr.get("possible-values", ()), en.get("possible-values", ()), strict=True
+        ):
             values[(en_code, str(fr_value))] = str(en_value)
     return codes, values
 
@@ -112,8 +116,10 @@ def load_ddxplus_kb(
     if codes not in ("en", "fr"):
         raise ValueError(f"codes must be 'en' or 'fr', got {codes!r}")
     evidences = load_ddxplus_evidences(directory / f"release_evidences.{codes}.json")
-    by_french = {p.aliases[0] if p.aliases else p.name: p
-                 for p in load_ddxplus_conditions(directory / f"release_conditions.{codes}.json")}
+    by_french = {
+        p.aliases[0] if p.aliases else p.name: p
+        for p in load_ddxplus_conditions(directory / f"release_conditions.{codes}.json")
+    }
     table = read_json(stats)
     if codes == "en":
         code_map, value_map = code_maps(directory)
@@ -123,7 +129,9 @@ def load_ddxplus_kb(
     pathologies, priors, findings = [], [], []
     for name, entry in table.items():
         if name not in by_french:
-            raise ValueError(f"{stats}: pathology {name!r} is not in {directory}/release_conditions.{codes}.json")
+            raise ValueError(
+                f"{stats}: pathology {name!r} is not in {directory}/release_conditions.{codes}.json"
+            )
         if "prior" not in entry or "findings" not in entry:
             raise ValueError(f"{stats}: pathology {name!r} needs 'prior' and 'findings'")
         pathologies.append(by_french[name])
@@ -134,8 +142,9 @@ def load_ddxplus_kb(
     return KnowledgeBase(f"ddxplus:{stats.name}", tuple(pathologies), evidences, prior / prior.sum(), tables)
 
 
-def _translate(findings: dict[str, Any], code_map: dict[str, str], value_map: dict[tuple[str, str], str],
-               where: str) -> dict[str, Any]:
+def _translate(
+    findings: dict[str, Any], code_map: dict[str, str], value_map: dict[tuple[str, str], str], where: str
+) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for code, value in findings.items():
         if code not in code_map:
@@ -145,13 +154,17 @@ def _translate(findings: dict[str, Any], code_map: dict[str, str], value_map: di
             try:
                 out[target] = {value_map[(target, str(v))]: float(p) for v, p in value.items()}
             except KeyError as error:
-                raise ValueError(f"{where}: evidence {code!r} has unknown value {error.args[0][1]!r}") from None
+                raise ValueError(
+                    f"{where}: evidence {code!r} has unknown value {error.args[0][1]!r}"
+                ) from None
         else:
             out[target] = float(value)
     return out
 
 
-def _tables(evidences: tuple[Evidence, ...], findings: list[dict[str, Any]], smoothing: float) -> dict[str, np.ndarray]:
+def _tables(
+    evidences: tuple[Evidence, ...], findings: list[dict[str, Any]], smoothing: float
+) -> dict[str, np.ndarray]:
     tables: dict[str, np.ndarray] = {}
     for evidence in evidences:
         rows = []

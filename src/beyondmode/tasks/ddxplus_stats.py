@@ -43,7 +43,11 @@ class _Counts:
 
 
 def compute_stats(
-    paths: Sequence[str | Path], evidences: dict[str, Evidence], *, skip_bad_rows: bool = False, floor: float = FLOOR
+    paths: Sequence[str | Path],
+    evidences: dict[str, Evidence],
+    *,
+    skip_bad_rows: bool = False,
+    floor: float = FLOOR,
 ) -> dict[str, dict[str, Any]]:
     """The probability table of the patients in `paths` (see the module docstring)."""
     counts: dict[str, _Counts] = defaultdict(_Counts)
@@ -71,7 +75,9 @@ def _count(entry: _Counts, findings: Iterable[str]) -> None:
     entry.mentioned |= seen_codes
 
 
-def _pathology_stats(entry: _Counts, total: int, evidences: dict[str, Evidence], floor: float) -> dict[str, Any]:
+def _pathology_stats(
+    entry: _Counts, total: int, evidences: dict[str, Evidence], floor: float
+) -> dict[str, Any]:
     findings: dict[str, Any] = {}
     for code in sorted(entry.mentioned):
         evidence = evidences[code]

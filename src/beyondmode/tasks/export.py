@@ -60,7 +60,9 @@ def to_dataset(examples: Iterable[Example]) -> Any:
     try:
         import datasets
     except ImportError:
-        raise ImportError("to_dataset needs the `datasets` package: pip install 'beyondmode[train]'") from None
+        raise ImportError(
+            "to_dataset needs the `datasets` package: pip install 'beyondmode[train]'"
+        ) from None
     rows = [example_to_row(e) for e in examples]
     return datasets.Dataset.from_list(rows) if rows else datasets.Dataset.from_dict({c: [] for c in COLUMNS})
 
@@ -129,7 +131,11 @@ class _atomic:
 
 
 def write_dataset(
-    examples: Iterable[Example], out_dir: str | Path, *, task: str, options: Mapping[str, Any],
+    examples: Iterable[Example],
+    out_dir: str | Path,
+    *,
+    task: str,
+    options: Mapping[str, Any],
     answer_format: Mapping[str, Any],
 ) -> dict[str, Any]:
     """Write `data.jsonl`, `data.parquet` and `manifest.json` (task, options, seed, counts, FORMAT_VERSION)

@@ -2,13 +2,15 @@
 
 One raw row of the simplified format (hotpot_dev_v1_simplified.json):
 
-    {"question": "Were Scott Derrickson and Ed Wood of the same nationality?", "answer": "yes", "type": "comparison"}
+    {"question": "Were Scott Derrickson and Ed Wood of the same nationality?", "answer": "yes",
+     "type": "comparison"}
 
 and of the official distractor format:
 
-    {"_id": "5a8b57f25542995d1e6f1371", "question": "...", "answer": "yes", "type": "comparison", "level": "hard",
+    {"_id": "5a8b57f25542995d1e6f1371", "question": "...", "answer": "yes", "type": "comparison",
+     "level": "hard",
      "supporting_facts": [["Scott Derrickson", 0], ["Ed Wood", 0]],
-     "context": [["Scott Derrickson", ["Scott Derrickson (born July 16, 1966) is an American director ...", ...]],
+     "context": [["Scott Derrickson", ["Scott Derrickson (born July 16, 1966) is an American ...", ...]],
                  ["Ed Wood", [...]], ...]}
 
 With contexts, the paragraphs go into the prompt. `modified=True` (HotpotQA-Modified) removes 0, 1 or 2 of
@@ -62,7 +64,9 @@ class HotpotQATask:
     name: ClassVar[str] = "hotpotqa"
     grader: ClassVar[str] = "exact_match"
     multi_gold: ClassVar[bool] = False
-    task_sentence: ClassVar[str] = "Answer the question with a short answer (a name, a date, a number, yes or no)."
+    task_sentence: ClassVar[str] = (
+        "Answer the question with a short answer (a name, a date, a number, yes or no)."
+    )
 
     def examples(self, answer_format: AnswerFormat) -> Iterator[Example]:
         path = Path(self.path)
@@ -82,20 +86,32 @@ class HotpotQATask:
         skipped.report()
 
     def _example(self, path: Path, number: int, item: HotpotItem, system: str) -> Example:
-        metadata: dict[str, Any] = {"type": item.kind, "level": item.level,
-                                    "supporting_facts": [list(f) for f in item.supporting_facts]}
+        metadata: dict[str, Any] = {
+            "type": item.kind,
+            "level": item.level,
+            "supporting_facts": [list(f) for f in item.supporting_facts],
+        }
         context = item.context
         if self.modified:
             if context is None:
-                raise RowError(path, number, "context", "modified=True needs the distractor format with contexts")
-            context, removed = remove_supporting(context, item.supporting_facts, self._rng(number), self.max_removed)
+                raise RowError(
+                    path, number, "context", "modified=True needs the distractor format with contexts"
+                )
+            context, removed = remove_supporting(
+                context, item.supporting_facts, self._rng(number), self.max_removed
+            )
             metadata.update(removed_titles=removed, num_removed=len(removed))
         user = f"Question: {item.question}"
         if self.contexts and context is not None:
             paragraphs = "\n\n".join(f"[{title}] {' '.join(sentences)}" for title, sentences in context)
             user = f"Context:\n{paragraphs}\n\n{user}"
-        return Example(id=f"hotpotqa-{item.id}", prompt=build_prompt(system, user), gold=((item.answer,),),
-                       grader=self.grader, metadata=metadata)
+        return Example(
+            id=f"hotpotqa-{item.id}",
+            prompt=build_prompt(system, user),
+            gold=((item.answer,),),
+            grader=self.grader,
+            metadata=metadata,
+        )
 
     def _rng(self, number: int) -> np.random.Generator:
         return np.random.default_rng([self.seed, number])
@@ -110,7 +126,9 @@ def remove_supporting(
     """Drop r ~ U{0..max_removed} (capped by how many there are) supporting paragraphs, chosen at random."""
     titles = list(dict.fromkeys(t for t, _ in supporting_facts if any(t == c for c, _ in context)))
     count = int(rng.integers(0, max_removed + 1))
-    removed = [titles[i] for i in sorted(rng.choice(len(titles), size=min(count, len(titles)), replace=False))]
+    removed = [
+        titles[i] for i in sorted(rng.choice(len(titles), size=min(count, len(titles)), replace=False))
+    ]
     kept = tuple(p for p in context if p[0] not in removed)
     return kept, removed
 
@@ -146,8 +164,13 @@ def _context(path: Path, number: int, context: Any) -> tuple[tuple[str, tuple[st
         raise RowError(path, number, "context", "must be a list of [title, sentences]")
     paragraphs = []
     for index, paragraph in enumerate(context):
-        if (not isinstance(paragraph, list) or len(paragraph) != 2 or not isinstance(paragraph[0], str)
-                or not isinstance(paragraph[1], list) or not all(isinstance(s, str) for s in paragraph[1])):
+        if (
+            not isinstance(paragraph, list)
+            or len(paragraph) != 2
+            or not isinstance(paragraph[0], str)
+            or not isinstance(paragraph[1], list)
+            or not all(isinstance(s, str) for s in paragraph[1])
+        ):
             raise RowError(path, number, f"context[{index}]", "must be [title, list of sentence strings]")
         paragraphs.append((paragraph[0], tuple(paragraph[1])))
     return tuple(paragraphs)

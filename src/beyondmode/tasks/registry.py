@@ -36,8 +36,9 @@ def get_task(name: str, **options: object) -> Task:
     try:
         inspect.signature(factory).bind(**options)
     except TypeError as error:
-        raise ValueError(f"task {name!r}: bad options {sorted(options)}: {error}; "
-                         f"accepted: {task_options(name)}") from None
+        raise ValueError(
+            f"task {name!r}: bad options {sorted(options)}: {error}; accepted: {task_options(name)}"
+        ) from None
     return factory(**options)
 
 
@@ -53,8 +54,12 @@ def _register_builtin() -> None:
     from beyondmode.tasks.ddxplus import DdxPlusTask
     from beyondmode.tasks.hotpotqa import HotpotQATask
 
-    for name, factory in (("ddx_sim", DdxSimTask), ("ddxplus", DdxPlusTask), ("ambigqa", AmbigQATask),
-                          ("hotpotqa", HotpotQATask)):
+    for name, factory in (
+        ("ddx_sim", DdxSimTask),
+        ("ddxplus", DdxPlusTask),
+        ("ambigqa", AmbigQATask),
+        ("hotpotqa", HotpotQATask),
+    ):
         register_task(name, factory)
 
 

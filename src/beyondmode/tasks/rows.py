@@ -47,10 +47,14 @@ class SkipCounter:
 
     def report(self) -> None:
         if self.count:
-            logger.warning("%s: skipped %d bad row(s) (skip_bad_rows=True); first: %s", self.path, self.count, self.first)
+            logger.warning(
+                "%s: skipped %d bad row(s) (skip_bad_rows=True); first: %s", self.path, self.count, self.first
+            )
 
 
-def read_table(path: Path, required: Sequence[str], *, skip_bad_rows: bool = False) -> Iterator[tuple[int, dict[str, Any]]]:
+def read_table(
+    path: Path, required: Sequence[str], *, skip_bad_rows: bool = False
+) -> Iterator[tuple[int, dict[str, Any]]]:
     """(row number, row) for a .jsonl, .json (a list of objects), .parquet or .csv file; every row must
     have the `required` columns."""
     if not path.exists():

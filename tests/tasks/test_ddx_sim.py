@@ -185,8 +185,9 @@ def test_naive_posterior_is_rejected_by_the_same_check(mini: Simulator) -> None:
 
 
 def _presence(sim: Simulator, atom: int) -> np.ndarray:
-    coefficients, log_scale = sim._coefficients(frozenset({atom}))
-    return np.exp(log_scale) * coefficients.sum(axis=1)
+    """P(atom in F | d): the generating function at z = 1, where every untouched group gives 1."""
+    group = sim.groups[int(sim.group_of_atom[atom])]
+    return sim._group_values(group, frozenset({atom}), np.ones(1))[:, 0]
 
 
 # ------------------------------------------------------------------------------------ the sampler

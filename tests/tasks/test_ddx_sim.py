@@ -265,3 +265,14 @@ def test_reveal_policy_parse(spec: object, expected: RevealPolicy) -> None:
 def test_reveal_policy_rejects(spec: str) -> None:
     with pytest.raises(ValueError, match="num_findings"):
         RevealPolicy.parse(spec)
+
+
+def test_reveal_one_patient(mini: Simulator) -> None:
+    rng = np.random.default_rng(9)
+    findings = mini.sample_findings(rng, mini.sample_pathologies(rng, 200))
+    for row in findings:
+        shown = mini.reveal(rng, row, RevealPolicy(1, 2))
+        positive = set(np.flatnonzero(row).tolist())
+        assert set(shown) <= positive and len(shown) == min(len(positive), len(shown)) <= 2
+        assert len(shown) >= min(1, len(positive)) and list(shown) == sorted(shown)
+        assert mini.reveal(rng, row, RevealPolicy.parse("all")) == tuple(sorted(positive))

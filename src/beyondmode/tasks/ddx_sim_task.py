@@ -87,7 +87,7 @@ class DdxSimTask:
     def task_sentence(self) -> str:
         sentence = "A patient's findings are listed. Propose distinct diagnoses, written as pathology names."
         if self.list_pathologies:
-            sentence += " Possible diagnoses: " + ", ".join(self.knowledge_base().pathology_names) + "."
+            sentence += " Possible diagnoses: " + ", ".join(self.simulator().kb.pathology_names) + "."
         return sentence
 
     def knowledge_base(self) -> KnowledgeBase:

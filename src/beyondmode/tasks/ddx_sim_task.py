@@ -53,7 +53,7 @@ class DdxSimTask:
 
     num_examples: int = 1000
     seed: int = 0
-    num_findings: str = "1-3"
+    num_findings: str | int = "1-3"
     gold: str = "truth"
     differential_threshold: float = 0.1
     kb: str = "embedded"

@@ -19,6 +19,12 @@ def test_same_seed_same_examples_other_seed_other_examples() -> None:
     assert [e.metadata["findings"] for e in first] != [e.metadata["findings"] for e in other]
 
 
+def test_examples_are_prefix_stable() -> None:
+    short = list(DdxSimTask(num_examples=30, seed=2).examples(FORMAT))
+    long = list(DdxSimTask(num_examples=1100, seed=2).examples(FORMAT))
+    assert long[:30] == short
+
+
 def test_example_shape() -> None:
     example = next(iter(DdxSimTask(num_examples=1).examples(FORMAT)))
     system, user = example.prompt

@@ -48,7 +48,7 @@ class DdxSimTask:
     "differential"), `differential_threshold`, `kb` ("embedded", a KB JSON file, or a DDXPlus release
     directory, which then needs `ddxplus_stats`, a probability table in the ddxplus_bed_stats shape),
     `ddxplus_codes` ("en" or "fr": which release's evidence codes to use), `list_pathologies` (name the
-    possible diagnoses in the system prompt).
+    possible diagnoses in the system prompt). The first n examples are the same whatever `num_examples`.
     """
 
     num_examples: int = 1000
@@ -103,7 +103,7 @@ class DdxSimTask:
         policy = self.policy
         for start in range(0, self.num_examples, _CHUNK):
             count = min(_CHUNK, self.num_examples - start)
-            pathologies = simulator.sample_pathologies(rng, count)
+            pathologies = simulator.sample_pathologies(rng, _CHUNK)  # full chunks: prefix-stable
             shown = simulator.reveal_batch(rng, simulator.sample_findings(rng, pathologies), policy)
             for offset in range(count):
                 revealed = tuple(int(a) for a in np.flatnonzero(shown[offset]))

@@ -2,15 +2,15 @@
 
 One raw example row (as exported by `beyondmode data ddx_sim`, system message shortened):
 
-    {"id": "ddx_sim-0-000003",
+    {"id": "ddx_sim-0-000001",
      "prompt": [{"role": "system", "content": "A patient's findings are listed. Propose distinct diagnoses
                  ... Possible diagnoses: Common cold, Influenza, ..."},
-                {"role": "user", "content": "Findings:\\n- Cough type: with sputum\\n- Duration of
-                 symptoms: 1 to 3 weeks\\nWhat are the most likely diagnoses?"}],
-     "gold": [["Acute bronchitis", "bronchitis"]],
-     "posterior": "{\\"Acute bronchitis\\": 0.61, \\"Pneumonia\\": 0.12, ...}",
-     "metadata": "{\\"pathology\\": \\"Acute bronchitis\\", \\"findings\\": [\\"cough_type=productive\\",
-                  \\"duration=w1_3\\"], ...}"}
+                {"role": "user", "content": "Findings:\\n- Chills or shivering\\n- Fatigue\\n- Headache\\n
+                 What are the most likely diagnoses?"}],
+     "gold": [["COVID-19", "COVID-19-like viral illness", "COVID", "SARS-CoV-2 infection"]],
+     "posterior": "{\\"Influenza\\": 0.67, \\"COVID-19\\": 0.25, \\"Tension headache\\": 0.05, ...}",
+     "metadata": "{\\"pathology\\": \\"COVID-19\\", \\"findings\\": [\\"chills\\", \\"fatigue\\",
+                  \\"headache\\"], ...}"}
 
 `gold="truth"` gives the simulated pathology (with aliases); `gold="differential"` gives every pathology
 whose posterior is >= `differential_threshold` (the likeliest first; at least the argmax), for multi-gold

@@ -185,8 +185,9 @@ def test_naive_posterior_is_rejected_by_the_same_check(mini: Simulator) -> None:
 
 
 def _presence(sim: Simulator, atom: int) -> np.ndarray:
-    coefficients, log_scale = sim._coefficients(frozenset({atom}))
-    return np.exp(log_scale) * coefficients.sum(axis=1)
+    """P(atom in F | d): the generating function at z = 1, where every untouched group gives 1."""
+    group = sim.groups[int(sim.group_of_atom[atom])]
+    return sim._group_values(group, frozenset({atom}), np.ones(1))[:, 0]
 
 
 # ------------------------------------------------------------------------------------ the sampler
@@ -264,3 +265,14 @@ def test_reveal_policy_parse(spec: object, expected: RevealPolicy) -> None:
 def test_reveal_policy_rejects(spec: str) -> None:
     with pytest.raises(ValueError, match="num_findings"):
         RevealPolicy.parse(spec)
+
+
+def test_reveal_one_patient(mini: Simulator) -> None:
+    rng = np.random.default_rng(9)
+    findings = mini.sample_findings(rng, mini.sample_pathologies(rng, 200))
+    for row in findings:
+        shown = mini.reveal(rng, row, RevealPolicy(1, 2))
+        positive = set(np.flatnonzero(row).tolist())
+        assert set(shown) <= positive and len(shown) == min(len(positive), len(shown)) <= 2
+        assert len(shown) >= min(1, len(positive)) and list(shown) == sorted(shown)
+        assert mini.reveal(rng, row, RevealPolicy.parse("all")) == tuple(sorted(positive))

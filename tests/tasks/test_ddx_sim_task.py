@@ -19,6 +19,12 @@ def test_same_seed_same_examples_other_seed_other_examples() -> None:
     assert [e.metadata["findings"] for e in first] != [e.metadata["findings"] for e in other]
 
 
+def test_examples_are_prefix_stable() -> None:
+    short = list(DdxSimTask(num_examples=30, seed=2).examples(FORMAT))
+    long = list(DdxSimTask(num_examples=1100, seed=2).examples(FORMAT))
+    assert long[:30] == short
+
+
 def test_example_shape() -> None:
     example = next(iter(DdxSimTask(num_examples=1).examples(FORMAT)))
     system, user = example.prompt
@@ -86,3 +92,15 @@ def test_ddxplus_release_as_knowledge_base(fixtures) -> None:
     assert {e.gold_names[0] for e in examples} <= {"Bronchitis", "Pneumonia", "GERD"}
     with pytest.raises(ValueError, match="ddxplus_stats"):
         list(DdxSimTask(num_examples=1, kb=str(fixtures / "ddxplus")).examples(FORMAT))
+
+
+@pytest.mark.slow
+def test_real_ddxplus_knowledge_base_as_simulator(shared_data) -> None:
+    directory = shared_data / "ddxplus"
+    task = DdxSimTask(
+        num_examples=30, kb=str(directory), ddxplus_stats=str(directory / "ddxplus_bed_stats_4.json")
+    )
+    examples = list(task.examples(FORMAT))
+    assert len(examples) == 30 and len(examples[0].posterior) == 49
+    assert all(abs(sum(e.posterior.values()) - 1) < 1e-9 for e in examples)
+    assert all(1 <= e.metadata["num_findings"] <= 3 for e in examples)

@@ -50,6 +50,7 @@ def parse_options(items: list[str]) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
+    from rich.progress import track
     from rich.table import Table
 
     from beyondmode.methods import method_format
@@ -63,8 +64,11 @@ def run(args: argparse.Namespace) -> int:
     task = get_task(args.task, **options)
     answer_format = method_format(args.method, args.num_candidates)
     resolved = dataclasses.asdict(task) if dataclasses.is_dataclass(task) else options
+    examples = track(
+        task.examples(answer_format), description=f"{args.task} examples", total=resolved.get("num_examples")
+    )
     manifest = write_dataset(
-        task.examples(answer_format),
+        examples,
         args.out,
         task=args.task,
         options=resolved,

@@ -2,15 +2,15 @@
 
 One raw example row (as exported by `beyondmode data ddx_sim`, system message shortened):
 
-    {"id": "ddx_sim-0-000003",
+    {"id": "ddx_sim-0-000001",
      "prompt": [{"role": "system", "content": "A patient's findings are listed. Propose distinct diagnoses
                  ... Possible diagnoses: Common cold, Influenza, ..."},
-                {"role": "user", "content": "Findings:\\n- Cough type: with sputum\\n- Duration of
-                 symptoms: 1 to 3 weeks\\nWhat are the most likely diagnoses?"}],
-     "gold": [["Acute bronchitis", "bronchitis"]],
-     "posterior": "{\\"Acute bronchitis\\": 0.61, \\"Pneumonia\\": 0.12, ...}",
-     "metadata": "{\\"pathology\\": \\"Acute bronchitis\\", \\"findings\\": [\\"cough_type=productive\\",
-                  \\"duration=w1_3\\"], ...}"}
+                {"role": "user", "content": "Findings:\\n- Chills or shivering\\n- Fatigue\\n- Headache\\n
+                 What are the most likely diagnoses?"}],
+     "gold": [["COVID-19", "COVID-19-like viral illness", "COVID", "SARS-CoV-2 infection"]],
+     "posterior": "{\\"Influenza\\": 0.67, \\"COVID-19\\": 0.25, \\"Tension headache\\": 0.05, ...}",
+     "metadata": "{\\"pathology\\": \\"COVID-19\\", \\"findings\\": [\\"chills\\", \\"fatigue\\",
+                  \\"headache\\"], ...}"}
 
 `gold="truth"` gives the simulated pathology (with aliases); `gold="differential"` gives every pathology
 whose posterior is >= `differential_threshold` (the likeliest first; at least the argmax), for multi-gold
@@ -48,12 +48,12 @@ class DdxSimTask:
     "differential"), `differential_threshold`, `kb` ("embedded", a KB JSON file, or a DDXPlus release
     directory, which then needs `ddxplus_stats`, a probability table in the ddxplus_bed_stats shape),
     `ddxplus_codes` ("en" or "fr": which release's evidence codes to use), `list_pathologies` (name the
-    possible diagnoses in the system prompt).
+    possible diagnoses in the system prompt). The first n examples are the same whatever `num_examples`.
     """
 
     num_examples: int = 1000
     seed: int = 0
-    num_findings: str = "1-3"
+    num_findings: str | int = "1-3"
     gold: str = "truth"
     differential_threshold: float = 0.1
     kb: str = "embedded"
@@ -87,7 +87,7 @@ class DdxSimTask:
     def task_sentence(self) -> str:
         sentence = "A patient's findings are listed. Propose distinct diagnoses, written as pathology names."
         if self.list_pathologies:
-            sentence += " Possible diagnoses: " + ", ".join(self.knowledge_base().pathology_names) + "."
+            sentence += " Possible diagnoses: " + ", ".join(self.simulator().kb.pathology_names) + "."
         return sentence
 
     def knowledge_base(self) -> KnowledgeBase:
@@ -103,7 +103,7 @@ class DdxSimTask:
         policy = self.policy
         for start in range(0, self.num_examples, _CHUNK):
             count = min(_CHUNK, self.num_examples - start)
-            pathologies = simulator.sample_pathologies(rng, count)
+            pathologies = simulator.sample_pathologies(rng, _CHUNK)  # full chunks: prefix-stable
             shown = simulator.reveal_batch(rng, simulator.sample_findings(rng, pathologies), policy)
             for offset in range(count):
                 revealed = tuple(int(a) for a in np.flatnonzero(shown[offset]))

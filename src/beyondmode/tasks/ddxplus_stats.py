@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from beyondmode.tasks.ddx_kb import Evidence, EvidenceKind
-from beyondmode.tasks.ddxplus import SEPARATOR, read_patients
+from beyondmode.tasks.ddxplus import read_patients
 
 logger = logging.getLogger(__name__)
 
@@ -93,13 +93,3 @@ def _pathology_stats(
                 table[evidence.default] = 1 - entry.any_value[code] / n
         findings[code] = {v: (p if p > 0 else floor) for v, p in table.items()}
     return {"prior": entry.patients / total, "findings": findings}
-
-
-def split_item(item: str) -> tuple[str, str | None]:
-    """`code_@_value` -> (code, value); `code` -> (code, None).
-
-    >>> split_item("trav1_@_N"), split_item("fievre")
-    (('trav1', 'N'), ('fievre', None))
-    """
-    code, _, value = item.partition(SEPARATOR)
-    return code, value or None

@@ -252,7 +252,8 @@ class AnswerFormat:
             (answers if name == "answer" else confidences)[slot] = value
         violations: list[Violation] = []
         candidates = self._candidates(answers, confidences, violations)
-        return ParsedResponse(candidates, tuple(dict.fromkeys(violations)), text, think, analysis)
+        found = tuple(dict.fromkeys(violations)) if violations else ()
+        return ParsedResponse(candidates, found, text, think, analysis)
 
     def parse_general(self, text: str) -> ParsedResponse:
         """The general parser: any text, every violation. `parse` uses it whenever the fast path fails."""

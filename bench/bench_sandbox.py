@@ -1,6 +1,6 @@
 """Throughput of the sandbox: MBPP reference solutions (with their tests) per second, 2 workers.
 
-Prints the sandbox's figure, and beside it a bare sequential runner's (`python -c program + tests`, no
+Prints the sandbox's figure, with a fresh interpreter per program and with fork servers, and beside it a bare sequential runner's (`python -c program + tests`, no
 isolation, no limits) on the same tasks and machine, for scale. Needs ../shared/data/mbpp/mbpp.jsonl
 (or BEYONDMODE_SHARED_DATA); without it, a synthetic set of small programs is used.
 
@@ -51,19 +51,24 @@ def main() -> None:
     parser.add_argument("--baseline-tasks", type=int, default=100, help="tasks for the bare runner")
     args = parser.parse_args()
     jobs, source = mbpp_jobs(args.limit)
-    sandbox = Sandbox(Limits(timeout_s=40.0), requested_mode=args.mode, workers=args.workers)
-    sandbox.run(*jobs[0])  # warm the page cache and the mode probe
-    start = time.perf_counter()
-    results = sandbox.run_many(jobs)
-    elapsed = time.perf_counter() - start
-    passed = sum(r.passed for r in results)
-    durations = sorted((r.duration_s, i) for i, r in enumerate(results))
-    slow = ", ".join(f"#{i} {d:.1f}s" for d, i in durations[-3:][::-1])
-    print(f"source: {source}; mode: {sandbox.mode}; workers: {args.workers}; cpus: {os.cpu_count()}; "
-          f"load average: {os.getloadavg()[0]:.1f}")  # fmt: skip
-    print(f"sandbox: {len(jobs)} programs in {elapsed:.1f} s = {len(jobs) / elapsed:.1f} programs/s "
-          f"({passed} passed; median run {statistics.median(r.duration_s for r in results) * 1000:.0f} ms; "
-          f"slowest {slow})")  # fmt: skip
+    print(f"source: {source}; workers: {args.workers}; cpus: {os.cpu_count()}")
+    for fork_server in (False, True):
+        with Sandbox(
+            Limits(timeout_s=40.0), requested_mode=args.mode, workers=args.workers, fork_server=fork_server
+        ) as sandbox:
+            sandbox.run(*jobs[0])  # warm the page cache, the mode probe and the servers
+            start = time.perf_counter()
+            results = sandbox.run_many(jobs)
+            elapsed = time.perf_counter() - start
+        passed = sum(r.passed for r in results)
+        slowest = max(range(len(results)), key=lambda i: results[i].duration_s)
+        kind = "fork server" if fork_server else "fresh interpreter per program"
+        print(
+            f"sandbox ({sandbox.mode}, {kind}): {len(jobs)} programs in {elapsed:.1f} s = "
+            f"{len(jobs) / elapsed:.1f} programs/s ({passed} passed; median run "
+            f"{statistics.median(r.duration_s for r in results) * 1000:.0f} ms; slowest #{slowest} "
+            f"{results[slowest].duration_s:.1f} s; load average {os.getloadavg()[0]:.1f})"
+        )
     quick = jobs[: args.baseline_tasks]
     print(
         f"bare sequential runner (python -c, no isolation), first {len(quick)} tasks: "

@@ -151,8 +151,8 @@ def real_runs(shared_data: Path) -> dict[str, list[tuple[str, RunResult | None]]
             jobs.append((reference, tests))
             if mutant is not None:
                 jobs.append((mutant, tests))
-    sandbox = Sandbox(Limits(timeout_s=40.0), workers=_workers())
-    results = iter(sandbox.run_many(jobs))
+    with Sandbox(Limits(timeout_s=40.0), workers=_workers(), fork_server=True) as sandbox:
+        results = iter(sandbox.run_many(jobs))
     runs: dict[str, list[tuple[str, RunResult | None]]] = {}
     for name, rows in programs.items():
         runs[name] = []

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -44,20 +45,26 @@ needs_bwrap = pytest.mark.skipif(
     BWRAP_PROBLEM is not None, reason=f"bubblewrap cannot run here: {BWRAP_PROBLEM}"
 )
 MODES = [
-    pytest.param("plain", id="plain"),
-    pytest.param("bwrap", id="bwrap", marks=needs_bwrap),
+    pytest.param(("plain", False), id="plain"),
+    pytest.param(("bwrap", False), id="bwrap", marks=needs_bwrap),
+    pytest.param(("plain", True), id="plain-forkserver"),
+    pytest.param(("bwrap", True), id="bwrap-forkserver", marks=needs_bwrap),
 ]
 
 
 @pytest.fixture(params=MODES)
-def sandbox(request: pytest.FixtureRequest, tmp_path: Path) -> Sandbox:
+def sandbox(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Sandbox]:
+    mode, fork_server = request.param
     root = tmp_path / "sandbox-tmp"
     root.mkdir()
-    return Sandbox(LIMITS, requested_mode=request.param, tmp_root=str(root))
+    sandbox = Sandbox(LIMITS, requested_mode=mode, tmp_root=str(root), fork_server=fork_server)
+    yield sandbox
+    sandbox.close()
+    assert_no_leak(sandbox)
 
 
-def sandbox_processes(tmp_root: str) -> list[str]:
-    """Processes whose working directory is a sandbox's (outside or inside bubblewrap)."""
+def sandbox_processes(tmp_root: str) -> list[tuple[str, str]]:
+    """(pid, working directory) of the processes of a sandbox (outside or inside bubblewrap)."""
     found = []
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
@@ -66,18 +73,31 @@ def sandbox_processes(tmp_root: str) -> list[str]:
             cwd = os.readlink(f"/proc/{pid}/cwd")
         except OSError:
             continue
-        if cwd.startswith(tmp_root) or cwd == "/sandbox":
-            found.append(pid)
+        if cwd.startswith((tmp_root, "/sandbox")):
+            found.append((pid, cwd))
     return found
 
 
 def assert_no_leak(sandbox: Sandbox) -> None:
-    assert sandbox.tmp_root is not None
+    """No process and no temporary file is left; with fork servers (which live until `close`), no job
+    process and no job directory."""
+    root = sandbox.tmp_root
+    assert root is not None
+
+    def leftovers() -> tuple[list, list]:
+        processes = sandbox_processes(root)
+        files = [str(path) for path in Path(root).rglob("*")]
+        if sandbox.fork_server and sandbox._servers is not None and sandbox._servers.running:
+            processes = [(pid, cwd) for pid, cwd in processes if "/job" in cwd]
+            files = [path for path in files if "/beyondmode-server-" not in path or "/job" in path]
+        return processes, files
+
     deadline = time.monotonic() + 2.0
-    while sandbox_processes(sandbox.tmp_root) and time.monotonic() < deadline:
+    while any(leftovers()) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert sandbox_processes(sandbox.tmp_root) == [], "sandbox processes survived the run"
-    assert os.listdir(sandbox.tmp_root) == [], "sandbox left temporary files"
+    processes, files = leftovers()
+    assert processes == [], "sandbox processes survived the run"
+    assert files == [], "sandbox left temporary files"
 
 
 # ------------------------------------------------------------------------------------- honest programs
@@ -354,3 +374,26 @@ def test_harness_knows_the_expose_pragma() -> None:
 def test_workers_must_be_positive() -> None:
     with pytest.raises(ValueError, match="workers"):
         Sandbox(LIMITS, workers=0)
+
+
+def test_fork_server_sandbox_pickles_and_restarts_its_servers(tmp_path: Path) -> None:
+    import pickle
+
+    with Sandbox(LIMITS, tmp_root=str(tmp_path), fork_server=True) as sandbox:
+        assert sandbox.run(F_OK, TESTS).passed
+        clone = pickle.loads(pickle.dumps(sandbox))
+    with clone:
+        assert clone.run(F_OK, TESTS).passed
+        assert clone.run("def f(x):\n    return x\n", TESTS).verdict is Verdict.FAILED
+    assert os.listdir(tmp_path) == []
+
+
+def test_fork_server_recovers_from_a_dead_server(tmp_path: Path) -> None:
+    with Sandbox(LIMITS, tmp_root=str(tmp_path), fork_server=True, workers=1) as sandbox:
+        assert sandbox.run(F_OK, TESTS).passed
+        assert sandbox._servers is not None
+        for server in list(sandbox._servers._all):
+            server.kill()
+        assert sandbox.run(F_OK, TESTS).verdict is Verdict.CRASHED
+        assert sandbox.run(F_OK, TESTS).passed
+    assert os.listdir(tmp_path) == []

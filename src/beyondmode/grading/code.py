@@ -111,9 +111,10 @@ class CodeGrader:
 
     @property
     def sandbox(self) -> Sandbox:
-        """The sandbox in use (created on first use: default limits, 2 workers, bwrap when it runs)."""
+        """The sandbox in use (created on first use: 5 s per program, 2 workers with fork servers,
+        bwrap when it runs here)."""
         if self._sandbox is None:
-            self._sandbox = Sandbox(Limits(timeout_s=5.0), workers=2)
+            self._sandbox = Sandbox(Limits(timeout_s=5.0), workers=2, fork_server=True)
         return self._sandbox
 
     def canonical(self, candidate: str) -> str:

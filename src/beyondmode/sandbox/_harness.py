@@ -129,12 +129,10 @@ def _exposed_names(tests):
     return names
 
 
-def main():
+def run_job(payload):
+    """Run one job in this process and exit: os._exit(0) after writing the nonce, or exit 1."""
     import builtins
-    import marshal
-    import types  # noqa: F401  (its import reads a traceback's tb_frame, which the hook forbids)
 
-    payload = marshal.loads(sys.stdin.buffer.read())
     nonce = payload["nonce"].encode()
     result_fd = payload["result_fd"]
     write, exit_now, run, name_of, text_type = os.write, os._exit, exec, type, str
@@ -146,9 +144,6 @@ def main():
         stderr.flush()
         exit_now(1)
 
-    devnull = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(devnull, 0)
-    os.close(devnull)
     _apply_limits(payload["limits"])
     tests = compile(payload["tests"], "<tests>", "exec")
     try:
@@ -156,6 +151,7 @@ def main():
     except BaseException as error:
         fail("compile", error)
     exposed = _exposed_names(payload["tests"])
+    payload.clear()
     del payload
     pristine_builtins = dict(builtins.__dict__)
     namespace = {"__name__": "__candidate__", "__builtins__": builtins}
@@ -181,6 +177,158 @@ def main():
     finally:
         write(result_fd, nonce)
         exit_now(0)
+
+
+def _stdin_to_devnull():
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+
+
+# ------------------------------------------------------------------------------------ fork server
+# With the argument "serve", the harness is a fork server: it never runs untrusted code itself. It reads
+# framed jobs (4-byte little-endian length + marshalled dict) on stdin, forks one child per job (which
+# runs `run_job` in a fresh job directory, in its own process group, with stdin on /dev/null and
+# stdout/stderr on capture files), enforces the wall-clock timeout, kills the child's group, removes
+# the job directory, and answers with a framed marshalled dict on stdout.
+
+
+def _read_exact(fd, size):
+    chunks = []
+    while size:
+        chunk = os.read(fd, size)
+        if not chunk:
+            return b""
+        chunks.append(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)
+
+
+def _wait_child(pid, timeout_s):
+    """Wait for `pid` at most `timeout_s`; True when it timed out (the caller kills it)."""
+    import select
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    try:
+        pidfd = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        pidfd = None
+    if pidfd is not None:
+        try:
+            ready, _, _ = select.select([pidfd], [], [], max(0.0, deadline - time.monotonic()))
+            return not ready
+        finally:
+            os.close(pidfd)
+    while time.monotonic() < deadline:  # no pidfd (Linux < 5.3): poll
+        if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+            return False
+        time.sleep(0.001)
+    return True
+
+
+def _ignoring_os_errors(function, *args):
+    try:
+        return function(*args)
+    except OSError:
+        return None
+
+
+def _head(path, limit):
+    with open(path, "rb") as handle:
+        return handle.read(limit)
+
+
+def _serve_one(job, base, number):
+    import shutil
+    import signal
+    import time
+
+    workdir = os.path.join(base, f"job{number}")
+    capture = [os.path.join(base, f".job{number}.{name}") for name in ("out", "err")]
+    os.mkdir(workdir, 0o700)
+    out, err = (os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600) for path in capture)
+    read_fd, write_fd = os.pipe()
+    start = time.monotonic()
+    pid = os.fork()
+    if pid == 0:  # the child: becomes the job
+        try:
+            os.setpgid(0, 0)
+            os.chdir(workdir)
+            _stdin_to_devnull()
+            os.dup2(out, 1)
+            os.dup2(err, 2)
+            os.dup2(write_fd, 3)
+            os.closerange(4, 1 << 16)
+            job["result_fd"] = 3
+            run_job(job)
+        finally:
+            os._exit(70)
+    for fd in (out, err, write_fd):
+        os.close(fd)
+    _ignoring_os_errors(os.setpgid, pid, pid)
+    timed_out = _wait_child(pid, job["timeout_s"])
+    _ignoring_os_errors(os.killpg, pid, signal.SIGKILL)
+    _, status = os.waitpid(pid, 0)
+    duration = time.monotonic() - start
+    os.set_blocking(read_fd, False)
+    try:
+        verdict = os.read(read_fd, 4096)
+    except BlockingIOError:
+        verdict = b""
+    os.close(read_fd)
+    limit = job["output_bytes"]
+    answer = {
+        "timed_out": timed_out,
+        "returncode": os.waitstatus_to_exitcode(status),
+        "status": verdict,
+        "duration_s": duration,
+        "stdout": _head(capture[0], limit),
+        "stderr": _head(capture[1], limit),
+    }
+    shutil.rmtree(workdir, onerror=_force_remove)
+    for path in capture:
+        os.unlink(path)
+    return answer
+
+
+def _force_remove(function, path, _error):
+    os.chmod(os.path.dirname(path), 0o700)
+    if os.path.isdir(path) and not os.path.islink(path):
+        import shutil
+
+        os.chmod(path, 0o700)
+        shutil.rmtree(path, onerror=_force_remove)
+    else:
+        os.unlink(path)
+
+
+def serve():
+    import marshal
+
+    base = os.getcwd()
+    number = 0
+    while True:
+        header = _read_exact(0, 4)
+        if not header:
+            os._exit(0)
+        job = marshal.loads(_read_exact(0, int.from_bytes(header, "little")))
+        number += 1
+        answer = marshal.dumps(_serve_one(job, base, number))
+        data = len(answer).to_bytes(4, "little") + answer
+        while data:
+            data = data[os.write(1, data) :]
+
+
+def main():
+    import marshal
+    import types  # noqa: F401  (its import reads a traceback's tb_frame, which the hook forbids)
+
+    if sys.argv[1:] == ["serve"]:
+        serve()
+    payload = marshal.loads(sys.stdin.buffer.read())
+    _stdin_to_devnull()
+    run_job(payload)
 
 
 if __name__ == "__main__":  # run with -c; importing this file does nothing

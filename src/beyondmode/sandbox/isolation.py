@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
@@ -52,9 +53,9 @@ class Isolation:
     bind_paths: tuple[str, ...]
     reason: str
 
-    def command(self, harness_source: str, workdir: str) -> list[str]:
-        """argv that runs `harness_source` in `workdir` under this isolation."""
-        interpreter = [self.python, *self.python_flags(), "-c", harness_source]
+    def command(self, harness_source: str, workdir: str, arguments: Sequence[str] = ()) -> list[str]:
+        """argv that runs `harness_source` (with `arguments`) in `workdir` under this isolation."""
+        interpreter = [self.python, *self.python_flags(), "-c", harness_source, *arguments]
         if self.mode is IsolationMode.PLAIN:
             return interpreter
         return [*self.bwrap_prefix(workdir), *interpreter]

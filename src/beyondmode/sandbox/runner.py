@@ -20,6 +20,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import weakref
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from functools import cache
 from importlib import resources
 from typing import IO
 
+from beyondmode.sandbox.fork_server import ForkServerPool
 from beyondmode.sandbox.isolation import Isolation, IsolationMode, resolve_isolation, switch_user_arguments
 from beyondmode.sandbox.limits import Limits
 
@@ -104,13 +106,44 @@ class Sandbox:
         workers: int = 2,
         hash_seed: int | None = 0,
         tmp_root: str | None = None,
+        fork_server: bool = False,
     ) -> None:
         if workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
         self.limits = limits or Limits()
         self.workers = workers
         self.tmp_root = tmp_root
+        self.fork_server = fork_server
         self.isolation: Isolation = resolve_isolation(requested_mode, python, hash_seed)
+        self._servers: ForkServerPool | None = None
+        if fork_server:
+            self._servers = ForkServerPool(self.isolation, harness_source(), tmp_root)
+            weakref.finalize(self, self._servers.close)
+
+    def close(self) -> None:
+        """Stop the fork servers, if any (they are also stopped when the sandbox is garbage collected)."""
+        if self._servers is not None:
+            self._servers.close()
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __getstate__(self) -> dict[str, object]:
+        state = {
+            name: getattr(self, name)
+            for name in ("limits", "workers", "tmp_root", "fork_server", "isolation")
+        }
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self._servers = None
+        if self.fork_server:
+            self._servers = ForkServerPool(self.isolation, harness_source(), self.tmp_root)
+            weakref.finalize(self, self._servers.close)
 
     @property
     def mode(self) -> IsolationMode:
@@ -124,7 +157,9 @@ class Sandbox:
             return list(pool.map(lambda job: self.run(*job), jobs))
 
     def run(self, program: str, tests: str) -> RunResult:
-        """Run `program`, then `tests` (which raise on failure), in a fresh sandboxed interpreter."""
+        """Run `program`, then `tests` (which raise on failure), in a fresh sandboxed process."""
+        if self._servers is not None:
+            return self._run_on_server(self._servers, program, tests)
         workdir = tempfile.mkdtemp(prefix="beyondmode-sandbox-", dir=self.tmp_root)
         try:
             if self.isolation.user is not None:
@@ -163,6 +198,19 @@ class Sandbox:
         verdict, detail = _verdict(timed_out, process.returncode, status, nonce)
         keep = self.limits.output_bytes
         return RunResult(verdict, detail, process.returncode, duration, _head(out, keep), _head(err, keep))
+
+    def _run_on_server(self, servers: ForkServerPool, program: str, tests: str) -> RunResult:
+        nonce = secrets.token_hex(16)
+        job = {
+            "nonce": nonce, "program": program, "tests": tests, "limits": self.limits.as_payload(),
+            "timeout_s": self.limits.timeout_s, "output_bytes": self.limits.output_bytes,
+        }  # fmt: skip
+        answer = servers.request(job, self.limits.timeout_s)
+        if answer is None:
+            return RunResult(Verdict.CRASHED, "the fork server died", None, 0.0, "", "")
+        verdict, detail = _verdict(answer["timed_out"], answer["returncode"], answer["status"], nonce)
+        text = [answer[name].decode("utf-8", "replace") for name in ("stdout", "stderr")]
+        return RunResult(verdict, detail, answer["returncode"], answer["duration_s"], *text)
 
 
 def _wait(process: subprocess.Popen[bytes], payload: bytes, timeout_s: float) -> bool:

@@ -94,7 +94,10 @@ class Sandbox:
     `mode` is the isolation actually in use (`IsolationMode.BWRAP` or `PLAIN`); `requested_mode` is
     "auto" (bwrap when it runs here), "bwrap" (raise if it cannot) or "plain". `hash_seed` fixes
     PYTHONHASHSEED so that a program's verdict does not depend on set or dict ordering of strings
-    (None: random, and the interpreter runs with -I). Results do not depend on `workers` or on order.
+    (None: random, and the interpreter runs with -I). `fork_server`: each worker keeps one sandboxed
+    interpreter that forks a fresh child per job instead of starting an interpreter per job (about 3x
+    the throughput; jobs of one worker then share its namespaces; see docs/sandbox.md); call `close()`
+    or use `with` to stop the servers. Results do not depend on `workers` or on order.
     """
 
     def __init__(

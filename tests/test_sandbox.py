@@ -397,3 +397,22 @@ def test_fork_server_recovers_from_a_dead_server(tmp_path: Path) -> None:
         assert sandbox.run(F_OK, TESTS).verdict is Verdict.CRASHED
         assert sandbox.run(F_OK, TESTS).passed
     assert os.listdir(tmp_path) == []
+
+
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="switching to user nobody needs root")
+@pytest.mark.skipif(not os.path.exists(SYSTEM_PYTHON), reason=f"{SYSTEM_PYTHON} is not installed")
+@pytest.mark.parametrize("fork_server", [False, True], ids=["fresh", "forkserver"])
+def test_plain_mode_as_root_runs_programs_as_nobody(tmp_path: Path, fork_server: bool) -> None:
+    root = tmp_path / "private"
+    root.mkdir(mode=0o700)  # not traversable by nobody: the sandbox must cope
+    with Sandbox(
+        LIMITS, requested_mode="plain", python=SYSTEM_PYTHON, tmp_root=str(root), fork_server=fork_server
+    ) as sandbox:
+        assert sandbox.isolation.user == 65534, sandbox.isolation.reason
+        whoami = "import os\nUID = os.getuid()\nopen('mine.txt', 'w').write('x')\n" + F_OK
+        assert sandbox.run(whoami, TESTS + "assert UID == 65534\n").passed
+        assert sandbox.run("open('/tmp/not-mine', 'w')\n", TESTS).verdict is Verdict.ERROR
+    assert os.listdir(root) == []

@@ -239,13 +239,14 @@ def _head(path, limit):
         return handle.read(limit)
 
 
-def _serve_one(job, base, number):
+def _serve_one(job, number):
     import shutil
     import signal
     import time
 
-    workdir = os.path.join(base, f"job{number}")
-    capture = [os.path.join(base, f".job{number}.{name}") for name in ("out", "err")]
+    # Relative to the server's directory: as user `nobody`, the folders above it may not be traversable.
+    workdir = f"job{number}"
+    capture = [f".job{number}.{name}" for name in ("out", "err")]
     os.mkdir(workdir, 0o700)
     out, err = (os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600) for path in capture)
     read_fd, write_fd = os.pipe()
@@ -306,7 +307,6 @@ def _force_remove(function, path, _error):
 def serve():
     import marshal
 
-    base = os.getcwd()
     number = 0
     while True:
         header = _read_exact(0, 4)
@@ -314,7 +314,7 @@ def serve():
             os._exit(0)
         job = marshal.loads(_read_exact(0, int.from_bytes(header, "little")))
         number += 1
-        answer = marshal.dumps(_serve_one(job, base, number))
+        answer = marshal.dumps(_serve_one(job, number))
         data = len(answer).to_bytes(4, "little") + answer
         while data:
             data = data[os.write(1, data) :]

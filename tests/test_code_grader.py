@@ -193,3 +193,12 @@ def test_fenced_slots_with_comparison_operators_parse() -> None:
     assert parsed.format_ok, parsed.violations
     assert parsed.texts == tuple(text.rstrip("\n") for text in (program, WRONG, WRONG_OTHER))
     assert grade_labels(parsed.texts, GOLD, get_grader("code")).hits == (1.0, 0.0, 0.0)
+
+
+def test_ground_truth_string_works_as_verl_passes_it() -> None:
+    """verl hands `ground_truth` as a string: the test program; `[[ground_truth]]` is the gold."""
+    scorer = Scorer.for_method("multi_rlvr", 3, multi_gold=True, grader="code")
+    as_tuple = scorer.score(completion([WRONG, RIGHT, WRONG_OTHER]), GOLD)
+    as_list = scorer.score(completion([WRONG, RIGHT, WRONG_OTHER]), [[TESTS]])
+    assert as_list.breakdown == as_tuple.breakdown
+    assert as_list.breakdown.terms["coverage"] == 1.0

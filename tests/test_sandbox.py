@@ -64,18 +64,30 @@ def sandbox(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Sandbox]
 
 
 def sandbox_processes(tmp_root: str) -> list[tuple[str, str]]:
-    """(pid, working directory) of the processes of a sandbox (outside or inside bubblewrap)."""
-    found = []
+    """(pid, working directory) of the processes of the sandboxes under `tmp_root`: those whose working
+    directory is under it, and their descendants (inside bubblewrap the directory reads /sandbox)."""
+    cwds: dict[str, str] = {}
+    parents: dict[str, str] = {}
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
         try:
-            cwd = os.readlink(f"/proc/{pid}/cwd")
+            cwds[pid] = os.readlink(f"/proc/{pid}/cwd")
+            with open(f"/proc/{pid}/stat") as stat:
+                parents[pid] = stat.read().rpartition(")")[2].split()[1]
         except OSError:
             continue
-        if cwd.startswith((tmp_root, "/sandbox")):
-            found.append((pid, cwd))
-    return found
+
+    def ours(pid: str) -> bool:
+        for _ in range(64):
+            if pid not in cwds:
+                return False
+            if cwds[pid].startswith(tmp_root):
+                return True
+            pid = parents.get(pid, "0")
+        return False
+
+    return [(pid, cwd) for pid, cwd in cwds.items() if ours(pid)]
 
 
 def assert_no_leak(sandbox: Sandbox) -> None:

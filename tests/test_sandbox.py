@@ -251,6 +251,19 @@ ATTACKS = [
         {Verdict.ERROR},
     ),
     ("loads ctypes", "import ctypes\n" + F_OK, {Verdict.ERROR}),
+    (
+        "loads ctypes under a str subclass that lies",
+        "class S(str):\n    def partition(self, sep):\n        return ('math', '', '')\n"
+        "    def __eq__(self, other):\n        return False\n    __hash__ = str.__hash__\n"
+        "__import__(S('ctypes'))\n" + F_OK,
+        {Verdict.ERROR},
+    ),
+    (
+        "reads its memory through the /dev/fd symlink",
+        "open('/dev/fd/../mem', 'rb')\n" + F_OK,
+        {Verdict.ERROR},
+    ),
+    ("opens a directory for dir_fd tricks", "import os\nos.open('/', os.O_RDONLY)\n" + F_OK, {Verdict.ERROR}),
     ("reads its own memory", "open('/proc/self/mem', 'rb')\n" + F_OK, {Verdict.ERROR}),
     ("recursion bomb", "def f(x):\n    return f(x) + 1\n", {Verdict.FAILED}),
     (
@@ -286,6 +299,24 @@ def test_write_outside_the_work_dir_is_refused(sandbox: Sandbox, tmp_path: Path)
     escape = "import os\nos.rename('x', '../escaped')\n" + F_OK
     assert sandbox.run("open('x', 'w').write('1')\n" + escape, TESTS).verdict is Verdict.ERROR
     assert_no_leak(sandbox)
+
+
+def test_patched_path_helpers_do_not_open_a_way_out(sandbox: Sandbox, tmp_path: Path) -> None:
+    target = tmp_path / "outside.txt"
+    program = (
+        "import os, posixpath, stat\n"
+        "inside = os.getcwd() + '/x'\n"
+        "os.fspath = lambda p: inside\n"
+        "os.fsdecode = lambda p: inside\n"
+        "posixpath.realpath = lambda p, *a, **k: inside\n"
+        "os.path.realpath = posixpath.realpath\n"
+        "os.lstat = lambda p, *a, **k: os.stat(inside if os.path.exists(inside) else '/')\n"
+        "stat.S_ISLNK = lambda mode: False\n"
+        f"open({str(target)!r}, 'w').write('pwned')\n" + F_OK
+    )
+    result = sandbox.run(program, TESTS)
+    assert result.verdict is Verdict.ERROR, result.stderr
+    assert not target.exists()
 
 
 @needs_bwrap

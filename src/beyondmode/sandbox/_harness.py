@@ -50,23 +50,57 @@ def _make_hook(
     _bytes=bytes,
     _int=int,
     _type=type,
-    _any=any,
     _error=PermissionError,
     _no_frame=ValueError,
+    _lstat=os.lstat,
+    _readlink=os.readlink,
+    _getcwd=os.getcwd,
 ):
-    """The audit hook; every name it uses is bound here, so patched builtins cannot weaken it."""
-    realpath = os.path.realpath
-    fsdecode = os.fsdecode
+    """The audit hook. Every function it calls is bound here and is a C builtin (no os.path, no
+    os.fsdecode: the program could patch their module-level helpers), so patching cannot weaken it."""
     prefix = workdir.rstrip("/") + "/"
     blocked_events, blocked_modules = _BLOCKED_EVENTS, _BLOCKED_MODULES
     frame_attributes, path_events, write_flags = _FRAME_ATTRIBUTES, _PATH_EVENTS, _WRITE_FLAGS
     two_path_events = frozenset({"os.rename", "os.link", "os.symlink"})
 
+    def exact(text):
+        return _str.__add__("", text)  # a plain str even from a str subclass that lies about itself
+
     def resolve(path):
-        # Only plain str/bytes are resolved: another object's __fspath__ could answer differently later.
-        if _type(path) is not _str and _type(path) is not _bytes:
+        """The absolute path with every symbolic link followed, like os.path.realpath."""
+        # Only plain str/bytes: another object's __fspath__ could answer differently the second time.
+        if _type(path) is _bytes:
+            path = _bytes.decode(path, "utf-8", "surrogateescape")
+        elif _type(path) is not _str:
             raise _error("sandbox: file paths must be str or bytes")
-        return realpath(fsdecode(path))
+        if not path.startswith("/"):
+            path = _getcwd() + "/" + path
+        pending, resolved, hops = path.split("/")[::-1], [], 0
+        while pending:
+            part = pending.pop()
+            if part in ("", "."):
+                continue
+            if part == "..":
+                if resolved:
+                    resolved.pop()
+                continue
+            current = "/" + "/".join([*resolved, part])
+            try:
+                mode = _lstat(current).st_mode
+            except OSError:
+                resolved.append(part)
+                continue
+            if mode & 0o170000 != 0o120000:
+                resolved.append(part)
+                continue
+            hops += 1
+            if hops > 40:
+                raise _error("sandbox: too many symbolic links")
+            target = _readlink(current)
+            if target.startswith("/"):
+                resolved = []
+            pending.extend(target.split("/")[::-1])
+        return "/" + "/".join(resolved)
 
     def inside(path):
         if _type(path) is _int:
@@ -74,26 +108,37 @@ def _make_hook(
         resolved = resolve(path)
         return resolved == workdir or resolved.startswith(prefix) or resolved == "/dev/null"
 
+    def check_open(path, mode, flags):
+        if _type(path) is _int:
+            return
+        resolved = resolve(path)
+        if resolved.startswith(("/proc/", "/dev/mem")) or resolved == "/proc":
+            raise _error(f"sandbox: opening {resolved!r} is not allowed")
+        try:
+            is_directory = _lstat(resolved).st_mode & 0o170000 == 0o040000
+        except OSError:
+            is_directory = False
+        if is_directory:  # a directory fd would let dir_fd= calls write anywhere
+            raise _error(f"sandbox: opening the directory {resolved!r} is not allowed")
+        writing = (_type(mode) is _str and ("w" in mode or "a" in mode or "x" in mode or "+" in mode)) or (
+            _type(flags) is _int and flags & write_flags
+        )
+        if writing and not inside(path):
+            raise _error(f"sandbox: writing {resolved!r} outside the work directory")
+
     def hook(event, args):
         if event in blocked_events:
             if event == "sys._getframe":  # ValueError: what namedtuple, enum and typing already catch
                 raise _no_frame("sandbox: sys._getframe is not allowed")
             raise _error(f"sandbox: {event} is not allowed")
-        if event == "import" and args[0].partition(".")[0] in blocked_modules:
-            raise _error(f"sandbox: importing {args[0]} is not allowed")
-        if event == "object.__getattr__" and args[1] in frame_attributes:
-            raise _error(f"sandbox: reading {args[1]} is not allowed")
-        if event == "object.__setattr__" and args[1] == "__code__":
+        if event == "import" and exact(args[0]).partition(".")[0] in blocked_modules:
+            raise _error(f"sandbox: importing {exact(args[0])} is not allowed")
+        if event == "object.__getattr__" and exact(args[1]) in frame_attributes:
+            raise _error(f"sandbox: reading {exact(args[1])} is not allowed")
+        if event == "object.__setattr__" and exact(args[1]) == "__code__":
             raise _error("sandbox: replacing __code__ is not allowed")
         if event == "open":
-            path, mode, flags = args
-            if _type(path) is not _int and resolve(path).startswith(("/proc/", "/dev/mem")):
-                raise _error(f"sandbox: opening {path!r} is not allowed")
-            writing = (_type(mode) is _str and _any(c in mode for c in "wax+")) or (
-                _type(flags) is _int and flags & write_flags
-            )
-            if writing and not inside(path):
-                raise _error(f"sandbox: writing {path!r} outside the work directory")
+            check_open(*args)
         elif event in path_events:
             for value in args[: 2 if event in two_path_events else 1]:
                 if not inside(value):

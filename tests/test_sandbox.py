@@ -252,6 +252,16 @@ ATTACKS = [
     ),
     ("loads ctypes", "import ctypes\n" + F_OK, {Verdict.ERROR}),
     (
+        "leaves its process group, then loops",
+        "import os\nos.setpgid(0, os.getpgid(os.getppid()))\nwhile True:\n    pass\n",
+        {Verdict.TIMEOUT, Verdict.ERROR},
+    ),
+    (
+        "sqlite database outside",
+        "import sqlite3\nsqlite3.connect('/tmp/bm-evil.db')\n" + F_OK,
+        {Verdict.ERROR},
+    ),
+    (
         "loads ctypes under a str subclass that lies",
         "class S(str):\n    def partition(self, sep):\n        return ('math', '', '')\n"
         "    def __eq__(self, other):\n        return False\n    __hash__ = str.__hash__\n"

@@ -27,6 +27,7 @@ _BLOCKED_EVENTS = frozenset(
         "socket.__new__", "socket.connect", "socket.bind", "socket.getaddrinfo", "socket.sendto",
         "ctypes.dlopen", "ctypes.dlsym", "ctypes.cdata", "ctypes.addressof",
         "code.__new__", "function.__new__", "resource.setrlimit", "resource.prlimit",
+        "sqlite3.enable_load_extension", "sqlite3.load_extension",
     }
 )  # fmt: skip
 _BLOCKED_MODULES = frozenset(
@@ -37,6 +38,7 @@ _PATH_EVENTS = frozenset(
     {
         "os.remove", "os.rename", "os.rmdir", "os.mkdir", "os.symlink", "os.link", "os.truncate",
         "os.chmod", "os.chown", "os.utime", "os.setxattr", "os.removexattr", "shutil.rmtree",
+        "sqlite3.connect",
     }
 )  # fmt: skip
 EXPOSE_PRAGMA = "# sandbox-expose:"
@@ -315,6 +317,7 @@ def _serve_one(job, number):
     _ignoring_os_errors(os.setpgid, pid, pid)
     timed_out = _wait_child(pid, job["timeout_s"])
     _ignoring_os_errors(os.killpg, pid, signal.SIGKILL)
+    _ignoring_os_errors(os.kill, pid, signal.SIGKILL)  # in case it moved to another process group
     _, status = os.waitpid(pid, 0)
     duration = time.monotonic() - start
     os.set_blocking(read_fd, False)

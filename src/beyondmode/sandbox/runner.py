@@ -239,6 +239,8 @@ def _wait(process: subprocess.Popen[bytes], payload: bytes, timeout_s: float) ->
     finally:
         timer.cancel()
         _kill_group(process.pid)
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()  # in case it left its process group
         process.wait()
     return expired.is_set()
 

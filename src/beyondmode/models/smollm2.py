@@ -54,7 +54,15 @@ def smollm2_folder(root: Path | None = None) -> Path:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(source.parent, gguf_file=source.name)
-    model = AutoModelForCausalLM.from_pretrained(source.parent, gguf_file=source.name)
+    dequantized = AutoModelForCausalLM.from_pretrained(source.parent, gguf_file=source.name)
+    # transformers marks a GGUF-loaded model "not serializable": rebuild a plain model from its config
+    # and the dequantized state dict.
+    config = dequantized.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    model = AutoModelForCausalLM.from_config(config)
+    model.load_state_dict(dequantized.state_dict())
+    model.generation_config = dequantized.generation_config
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{FOLDER_NAME}-", dir=folder.parent))
     try:

@@ -7,22 +7,15 @@ from pathlib import Path
 
 import pytest
 import torch
-from toy_task import ToyTask
+from toy_task import METHODS, SPEC, K, ToyTask
 
 from beyondmode.methods import method_format
-from beyondmode.models.tiny import TinyModelSpec, build_tiny_model, build_word_tokenizer, task_words
+from beyondmode.models.tiny import build_tiny_model, build_word_tokenizer, task_words
 from beyondmode.train.dataset import example_row
 from beyondmode.train.sft import SFTSettings, sft
 from beyondmode.train.warmstart_data import warmstart_completion
 
 torch.set_num_threads(1)  # the cores are shared; a tiny model gains nothing from more threads
-
-K = 2
-"""Candidates of the multi-answer methods in the smoke tests (short completions, fast steps)."""
-METHODS = ("rlvr", "rlcr", "multi_rlvr", "multi_rlcr")
-SPEC = TinyModelSpec(
-    hidden_size=32, num_layers=2, num_heads=4, intermediate_size=64, max_position_embeddings=128
-)
 
 
 @pytest.fixture(scope="session")

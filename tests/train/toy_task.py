@@ -12,8 +12,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from beyondmode.formats import AnswerFormat
+from beyondmode.models.tiny import TinyModelSpec
 from beyondmode.tasks.base import build_prompt
 from beyondmode.types import Example
+
+K = 2
+"""Candidates of the multi-answer methods in the smoke tests (short completions, fast steps)."""
+METHODS = ("rlvr", "rlcr", "multi_rlvr", "multi_rlcr")
+SPEC = TinyModelSpec(
+    hidden_size=32, num_layers=2, num_heads=4, intermediate_size=64, max_position_embeddings=128
+)
 
 DIAGNOSES = ("flu", "cold", "covid", "allergy", "asthma", "pneumonia")
 PRIOR = (0.25, 0.25, 0.15, 0.15, 0.1, 0.1)

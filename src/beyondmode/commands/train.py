@@ -38,8 +38,8 @@ def run(args: argparse.Namespace) -> int:
         return dry_run(config)
     from beyondmode.train.grpo import train_grpo
 
-    final = train_grpo(config, resume=args.resume)
-    print(f"final model: {final}")
+    result = train_grpo(config, resume=args.resume)
+    print(f"final model after step {result.global_step}: {result.final_dir}")
     return 0
 
 

@@ -141,11 +141,17 @@ def last_checkpoint(output_dir: str | Path) -> str | None:
     return get_last_checkpoint(str(directory))
 
 
-def train_grpo(config: RunConfig, resume: bool = False, task: Task | None = None) -> Path:
-    """Run GRPO as configured; with `resume`, continue from the run directory's last checkpoint.
+@dataclass(frozen=True, slots=True)
+class GRPOResult:
+    """The final model folder (`<output.dir>/final`), the last step and TRL's log history."""
 
-    Returns the folder of the final model (`<output.dir>/final`).
-    """
+    final_dir: Path
+    global_step: int
+    log_history: list[dict[str, Any]]
+
+
+def train_grpo(config: RunConfig, resume: bool = False, task: Task | None = None) -> GRPOResult:
+    """Run GRPO as configured; with `resume`, continue from the run directory's last checkpoint."""
     from beyondmode.models.loading import load_model
 
     checkpoint = last_checkpoint(config.output.dir)
@@ -169,4 +175,4 @@ def train_grpo(config: RunConfig, resume: bool = False, task: Task | None = None
     final = Path(config.output.dir) / "final"
     trainer.save_model(str(final))
     loaded.tokenizer.save_pretrained(str(final))
-    return final
+    return GRPOResult(final, trainer.state.global_step, list(trainer.state.log_history))

@@ -83,9 +83,10 @@ class TinyModelConfig:
 
 @dataclass(frozen=True, slots=True)
 class ModelConfig:
-    """`name_or_path`: an HF id or folder, `smollm2-135m-instruct` (offline wheel), or `tiny`."""
+    """The model GRPO trains: an HF id or folder, or `smollm2-135m-instruct` (offline wheel); by default
+    the warm start's output. `tiny` holds the sizes of a tiny model built by the warm start."""
 
-    name_or_path: str = "tiny"
+    name_or_path: str = "${warmstart.output_dir}"
     dtype: str = "auto"
     tiny: TinyModelConfig = field(default_factory=TinyModelConfig)
 
@@ -94,11 +95,16 @@ class ModelConfig:
 class WarmstartConfig:
     """SFT warm start (`beyondmode warmstart`).
 
+    `init`: the model the warm start begins from: `tiny` (built from scratch with `model.tiny` sizes and
+    a tokenizer made from the task's text) or any HF id or folder (`smollm2-135m-instruct`). The result
+    goes to `output_dir`; point `model.name_or_path` of the GRPO run at it (`${warmstart.output_dir}`).
+
     `confidence`: `uniform` (1/K), `constant` (`constant_confidence`), `oracle` (posterior + noise of std
     `oracle_noise`) or `self_consistency` (frequencies among `num_samples` samples of the base model,
     which is first taught the single-answer format for `base_steps` steps when `base_steps` > 0).
     """
 
+    init: str = "tiny"
     output_dir: str = "${output.dir}/warmstart"
     confidence: str = "self_consistency"
     constant_confidence: float = 0.5

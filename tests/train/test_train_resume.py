@@ -43,7 +43,9 @@ def test_resume_continues_to_the_same_step_and_data(
 ) -> None:
     common = ("output.save_steps=2", "method.log_terms=false")
     straight = record_ids(monkeypatch)
-    full = grpo.train_grpo(smoke_config(warm_model_dir, tmp_path / "full", "multi_rlcr", *common, "trl.max_steps=6"))
+    full = grpo.train_grpo(
+        smoke_config(warm_model_dir, tmp_path / "full", "multi_rlcr", *common, "trl.max_steps=6")
+    )
     assert full.global_step == 6 and len(straight.batches) == 6
 
     first = record_ids(monkeypatch)

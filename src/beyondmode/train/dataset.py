@@ -15,6 +15,7 @@ mapping whose keys change from row to row).
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import itertools
 import json
 import logging
@@ -35,14 +36,13 @@ def resolve_task(config: TaskConfig) -> Task:
         module_name, _, attribute = config.name.partition(":")
         factory = getattr(importlib.import_module(module_name), attribute)
         return factory(**config.options)
-    try:
-        from beyondmode.tasks import get_task  # type: ignore[attr-defined]
-    except ImportError:
+    if importlib.util.find_spec("beyondmode.tasks.registry") is None:
         raise ValueError(
-            f"task.name {config.name!r}: this installation has no task registry (beyondmode.tasks.get_task); "
+            f"task.name {config.name!r}: this installation has no task registry (beyondmode.tasks.registry); "
             "use 'package.module:factory' for a task of your own"
-        ) from None
-    return get_task(config.name, **config.options)
+        )
+    registry = importlib.import_module("beyondmode.tasks.registry")
+    return registry.get_task(config.name, **config.options)
 
 
 def take_examples(task: Task, answer_format: AnswerFormat, max_examples: int | None) -> list[Example]:

@@ -1,6 +1,6 @@
 """The SFT warm start (`beyondmode warmstart`): teaches a model the method's format before GRPO.
 
-For `model.name_or_path: tiny` a fresh Llama-style model and a word-level tokenizer are built from the
+For `warmstart.init: tiny` a fresh Llama-style model and a word-level tokenizer are built from the
 task's own text (`beyondmode.models.tiny`); any other model is loaded as is. Then:
 
 - `uniform` / `constant` / `oracle` confidences: one SFT on completions from `warmstart_data`.
@@ -77,11 +77,11 @@ def answer_pool(examples: Sequence[Example]) -> list[str]:
 def build_model(
     config: RunConfig, examples: Sequence[Example], formats: Sequence[AnswerFormat]
 ) -> tuple[Any, Any]:
-    """A fresh tiny model + word tokenizer (`tiny`), or the configured pretrained model."""
-    if config.model.name_or_path != "tiny":
+    """A fresh tiny model + word tokenizer (`warmstart.init: tiny`), or the given pretrained model."""
+    if config.warmstart.init != "tiny":
         from beyondmode.models.loading import load_model
 
-        loaded = load_model(config.model.name_or_path, config.model.dtype)
+        loaded = load_model(config.warmstart.init, config.model.dtype)
         return loaded.model, loaded.tokenizer
     from beyondmode.models.tiny import TinyModelSpec, build_tiny_model, build_word_tokenizer, task_words
 

@@ -69,3 +69,40 @@ def test_confidence_tokens_located_with_bpe(smollm2) -> None:
     positions = token_positions(ids, decode, confidence_spans(decode(ids), fmt))
     for slot, value in ((1, "0.45"), (2, "0.30")):
         assert decode([ids[i] for i in positions[slot]]).strip() == value
+
+
+def test_grpo_step_with_chat_prompts_and_token_credit(smollm2, tmp_path: Path) -> None:
+    """One GRPO step on SmolLM2: chat-template prompts, message completions, BPE confidence positions."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "train"))
+    from toy_task import ToyTask
+
+    from beyondmode.config import load_config
+    from beyondmode.train.grpo import build_trainer, prepare_grpo
+
+    config = load_config(
+        None,
+        [
+            "method.method=multi_rlcr",
+            "method.num_candidates=2",
+            "method.confidence_credit=token",
+            f"output.dir={tmp_path}",
+            "output.save_steps=100",
+            "trl.max_steps=1",
+            "trl.per_device_train_batch_size=4",
+            "trl.num_generations=4",
+            "trl.max_completion_length=24",
+            "trl.logging_steps=1",
+            "trl.disable_tqdm=true",
+        ],
+    )
+    setup = prepare_grpo(
+        config, task=ToyTask(num_examples=4, short_prompt=False), tokenizer=smollm2.tokenizer
+    )
+    assert isinstance(setup.dataset[0]["prompt"], list)  # SmolLM2 has a chat template
+    trainer = build_trainer(setup, smollm2)
+    trainer.train()
+    logged = trainer.state.log_history[0]
+    assert trainer.state.global_step == 1 and "rewards/total/mean" in logged
+    assert "token_credit/confidences_located" in logged

@@ -55,10 +55,14 @@ def test_spread_only_touches_confidence_positions() -> None:
 
 def test_group_center_per_slot_and_scale() -> None:
     values = torch.tensor([[1.0, 0.2], [0.0, 0.4], [0.5, math.nan], [0.5, 0.6]])
-    centered = group_center(values, num_generations=2, scale=False)
+    centered = group_center(values, num_generations=2)
     torch.testing.assert_close(centered, torch.tensor([[0.5, -0.1], [-0.5, 0.1], [0.0, 0.0], [0.0, 0.0]]))
-    scaled = group_center(values, num_generations=2, scale=True)
-    assert scaled[0, 0] == pytest.approx(0.5 / (0.5 + 1e-4))
+    scaled = group_center(values, num_generations=2, scale="group")
+    assert scaled[0, 0] == pytest.approx(0.5 / (0.5 + 1e-4)) and scaled[2, 1] == 0.0
+    batch = group_center(values, num_generations=2, scale="batch")
+    assert batch[0, 0] == pytest.approx(0.5 / (torch.tensor([1.0, 0.0, 0.5, 0.5]).std(unbiased=False) + 1e-4))
+    with pytest.raises(ValueError, match="scale_rewards"):
+        group_center(values, num_generations=2, scale="per_token")
 
 
 def test_slot_brier_label_and_expected() -> None:

@@ -6,8 +6,9 @@ constants (DESIGN section 8). What kept their resolution: the sequence reward is
 score as their advantage,
 
     b_i = 1 - [(q_i - y_i)^2 + y_i (1 - y_i)]        (y_i a 0/1 hit, or its probability in expected mode)
-    A[token of confidence i] = b_i - mean over the group of b_i     (divided by the group std of b_i when
-                                                                     `scale_rewards` is "group")
+    A[token of confidence i] = b_i - mean over the group of b_i     (divided by the std of b_i over the
+                                                                     group or the batch, as TRL's
+                                                                     `scale_rewards` says)
     A[every other completion token] = the sequence advantage TRL computed,
 
 with a KL anchor to the warm start (`beta` 0.1 by default in this mode).
@@ -58,20 +59,30 @@ def slot_brier(scored: ScoredCompletion | None, num_candidates: int) -> list[flo
     return values
 
 
-def group_center(values: torch.Tensor, num_generations: int, scale: bool) -> torch.Tensor:
+def group_center(values: torch.Tensor, num_generations: int, scale: str = "none") -> torch.Tensor:
     """Center (N, K) slot scores within each group of `num_generations` rows, per slot; NaN -> 0.
 
-    >>> group_center(torch.tensor([[1.0], [0.0], [float("nan")], [0.5]]), 2, scale=False).flatten().tolist()
+    `scale` follows TRL's `scale_rewards`: "none", "group" (divide by the group's std of that slot) or
+    "batch" (by the whole batch's std of that slot); std is the population std over the valid rows.
+
+    >>> group_center(torch.tensor([[1.0], [0.0], [float("nan")], [0.5]]), 2).flatten().tolist()
     [0.5, -0.5, 0.0, 0.0]
     """
     grouped = values.view(-1, num_generations, values.size(-1))
-    mean = torch.nanmean(grouped, dim=1, keepdim=True)
-    centered = grouped - mean
-    if scale:
-        valid = (~torch.isnan(grouped)).sum(dim=1, keepdim=True).clamp(min=1)
-        variance = torch.nansum(centered**2, dim=1, keepdim=True) / valid
-        centered = centered / (variance.sqrt() + 1e-4)
+    centered = grouped - torch.nanmean(grouped, dim=1, keepdim=True)
+    if scale == "group":
+        centered = centered / (_nanstd(grouped, dim=1) + 1e-4)
+    elif scale == "batch":
+        centered = centered / (_nanstd(values, dim=0).view(1, 1, -1) + 1e-4)
+    elif scale != "none":
+        raise ValueError(f"scale_rewards {scale!r}: expected 'none', 'group' or 'batch'")
     return torch.nan_to_num(centered, nan=0.0).view_as(values)
+
+
+def _nanstd(values: torch.Tensor, dim: int) -> torch.Tensor:
+    valid = (~torch.isnan(values)).sum(dim=dim, keepdim=True).clamp(min=1)
+    deviation = values - torch.nanmean(values, dim=dim, keepdim=True)
+    return (torch.nansum(deviation**2, dim=dim, keepdim=True) / valid).sqrt()
 
 
 def confidence_spans(text: str, answer_format: AnswerFormat) -> dict[int, tuple[int, int]]:
@@ -157,7 +168,8 @@ class TokenCreditGRPOTrainer(GRPOTrainer):
         device = output["advantages"].device
         local = torch.tensor([slot_brier(s, k) for s in scored], dtype=torch.float32, device=device)
         gathered = self.accelerator.gather(local)
-        centered = group_center(gathered, self.num_generations, scale=self.scale_rewards == "group")
+        group_size = self.num_generations if self.model.training else self.num_generations_eval
+        centered = group_center(gathered, group_size, self.scale_rewards)
         start = self.accelerator.process_index * len(inputs)
         slot_advantages = centered[start : start + len(inputs)]
 

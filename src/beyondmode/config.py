@@ -188,11 +188,7 @@ def _check_choices(config: RunConfig, source: str) -> None:
             raise ConfigError(f"{source}: key '{section}.{key}' is {value!r}; choose one of {list(allowed)}")
     if config.method.num_candidates < 1:
         raise ConfigError(f"{source}: key 'method.num_candidates' must be >= 1")
-    if (
-        config.method.confidence_credit == "token"
-        and config.method.method != "multi_rlcr"
-        and (config.method.method != "rlcr")
-    ):
+    if config.method.confidence_credit == "token" and config.method.method not in ("rlcr", "multi_rlcr"):
         raise ConfigError(
             f"{source}: key 'method.confidence_credit' is 'token' but method {config.method.method!r} has no "
             "confidences; use rlcr or multi_rlcr"

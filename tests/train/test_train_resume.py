@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -61,3 +62,5 @@ def test_resume_continues_to_the_same_step_and_data(
     assert resumed.global_step == 6
     assert first.batches + second.batches == straight.batches
     assert Path(grpo.last_checkpoint(run_dir)).name == "checkpoint-6"
+    info = json.loads((run_dir / "run_info.json").read_text())
+    assert info["resumed_from"].endswith("checkpoint-4") and info["history"][0]["resumed_from"] is None

@@ -16,6 +16,7 @@ device-dependent parts are built for real only on the training machine.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -164,15 +165,22 @@ def train_grpo(config: RunConfig, resume: bool = False, task: Task | None = None
         logger.info("no checkpoint in %s: starting from step 0", config.output.dir)
     loaded = load_model(config.model.name_or_path, config.model.dtype)
     setup = prepare_grpo(config, task, loaded.tokenizer)
-    record_run(
-        config.output.dir,
-        config,
-        "grpo",
-        {"model": loaded.path, "num_examples": len(setup.dataset), "resumed_from": checkpoint},
-    )
     trainer = build_trainer(setup, loaded)
+    if trainer.is_world_process_zero():
+        extra = {"model": loaded.path, "num_examples": len(setup.dataset), "resumed_from": checkpoint}
+        record_run(config.output.dir, config, "grpo", {**extra, "history": _previous_runs(config.output.dir)})
     trainer.train(resume_from_checkpoint=checkpoint)
     final = Path(config.output.dir) / "final"
     trainer.save_model(str(final))
-    loaded.tokenizer.save_pretrained(str(final))
+    if trainer.is_world_process_zero():
+        loaded.tokenizer.save_pretrained(str(final))
     return GRPOResult(final, trainer.state.global_step, list(trainer.state.log_history))
+
+
+def _previous_runs(output_dir: str) -> list[dict[str, Any]]:
+    """The earlier `run_info.json` records of this directory (a resumed run keeps them as history)."""
+    path = Path(output_dir) / "run_info.json"
+    if not path.is_file():
+        return []
+    previous = json.loads(path.read_text(encoding="utf-8"))
+    return [*previous.pop("history", []), previous]

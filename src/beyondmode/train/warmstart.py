@@ -17,6 +17,7 @@ GRPO run.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 from collections import Counter
@@ -27,7 +28,7 @@ from typing import Any
 
 from beyondmode.config import RunConfig
 from beyondmode.formats import AnswerFormat
-from beyondmode.grading.base import get_grader
+from beyondmode.grading.base import Grader, get_grader
 from beyondmode.tasks.base import Task
 from beyondmode.train.dataset import example_row, resolve_task, take_examples
 from beyondmode.train.recipe import answer_format
@@ -86,12 +87,28 @@ def build_model(
     from beyondmode.models.tiny import TinyModelSpec, build_tiny_model, build_word_tokenizer, task_words
 
     tokenizer = build_word_tokenizer([], task_words(examples, formats))
-    spec = TinyModelSpec(**vars_of(config.model.tiny))
+    spec = TinyModelSpec(**dataclasses.asdict(config.model.tiny))
     return build_tiny_model(spec, tokenizer, config.seed), tokenizer
 
 
-def vars_of(section: Any) -> dict[str, Any]:
-    return {name: getattr(section, name) for name in section.__dataclass_fields__}
+def answer_counts(texts: Sequence[str], single: AnswerFormat, grader: Grader) -> Counter[str]:
+    """How often each answer appears among sampled single-answer completions (answers the grader
+    considers the same are merged under their first spelling; unparsable samples are skipped).
+
+    >>> from beyondmode.grading import get_grader
+    >>> fmt = AnswerFormat(num_candidates=1, with_confidence=False)
+    >>> answer_counts(["<think> x </think> <answer> Flu </answer>", "<answer> flu. </answer>", "noise"],
+    ...               fmt, get_grader("exact_match"))
+    Counter({'Flu': 2})
+    """
+    counts: Counter[str] = Counter()
+    spelling: dict[str, str] = {}
+    for text in texts:
+        parsed = single.parse(text)
+        if parsed.candidates and parsed.candidates[0].text:
+            answer = parsed.candidates[0].text
+            counts[spelling.setdefault(grader.canonical(answer), answer)] += 1
+    return counts
 
 
 def self_consistency_pairs(
@@ -115,35 +132,27 @@ def self_consistency_pairs(
         losses = sft(model, tokenizer, base_pairs, settings, _stage(progress, "base", warm.base_steps))
         stats["base_loss_first_last"] = [losses[0], losses[-1]]
     prompts = [example_row(example, tokenizer)["prompt"] for example in singles]
-    longest = max(
-        len(tokenizer(c, add_special_tokens=False)["input_ids"])
-        for _, c in sft_pairs(singles[:50], single, tokenizer, config, pool)
-    )
+    targets = sft_pairs(singles[:50], single, tokenizer, config, pool)
+    longest = max(len(tokenizer(c, add_special_tokens=False)["input_ids"]) for _, c in targets)
     samples = sample_completions(
         model, tokenizer, prompts, warm.num_samples, longest + 16, warm.sample_temperature
     )
     grader = get_grader(task.grader)
-    pairs: list[tuple[Any, str]] = []
-    parsed_ok = 0
-    distinct = 0
     rng = random.Random(config.seed)
     by_id = {example.id: example for example in examples}
+    pairs: list[tuple[Any, str]] = []
+    parsed = distinct = 0
     for single_example, texts in zip(singles, samples, strict=True):
-        counts: Counter[str] = Counter()
-        spelling: dict[str, str] = {}
-        for text in texts:
-            parsed = single.parse(text)
-            if parsed.candidates and parsed.candidates[0].text:
-                key = grader.canonical(parsed.candidates[0].text)
-                spelling.setdefault(key, parsed.candidates[0].text)
-                counts[spelling[key]] += 1
-                parsed_ok += 1
+        counts = answer_counts(texts, single, grader)
+        parsed += sum(counts.values())
         distinct += len(counts)
         example = by_id[single_example.id]
         completion = frequency_completion(counts, fmt, think_text(example), pool, rng)
         pairs.append((example_row(example, tokenizer)["prompt"], completion))
-    total = len(singles) * warm.num_samples
-    stats.update(sample_parse_rate=parsed_ok / total, mean_distinct_answers=distinct / len(singles))
+    stats.update(
+        sample_parse_rate=parsed / (len(singles) * warm.num_samples),
+        mean_distinct_answers=distinct / len(singles),
+    )
     logger.info(
         "self-consistency: %.1f%% of samples parsed, %.2f distinct answers per prompt",
         100 * stats["sample_parse_rate"],

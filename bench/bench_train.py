@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/bench_train.py [--steps 20] [--method multi_rlcr] [--threads 1]
 
-The demo size is `TinyModelConfig`'s default (hidden 64, 2 layers, 4 heads, intermediate 256), K = 3,
+The demo size is `TinyModelSpec`'s default (hidden 64, 2 layers, 4 heads, intermediate 256), K = 3,
 8 prompts x 8 generations per step. The model is first warm-started for a few SFT steps so that it writes
 the format (a random model would generate max-length noise). The task is `ddx_sim` when the task
 registry has it, else the toy diagnosis task of the tests (with the full format instructions in the

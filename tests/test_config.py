@@ -39,6 +39,7 @@ def test_yaml_file_and_interpolation(tmp_path: Path) -> None:
         (["warmstart.confidence=magic"], "warmstart.confidence"),
         (["method.method=rlvr", "method.confidence_credit=token"], "method.confidence_credit"),
         (["nosection.key=1"], "nosection"),
+        (["method.weights.brier=1.0"], "method.weights"),
     ],
     ids=[
         "unknown-key",
@@ -49,6 +50,7 @@ def test_yaml_file_and_interpolation(tmp_path: Path) -> None:
         "bad-confidence",
         "token-credit-without-confidence",
         "unknown-section",
+        "unknown-weight",
     ],
 )
 def test_bad_values_name_the_key(overrides: list[str], named: str) -> None:

@@ -30,6 +30,9 @@ from typing import Any
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from beyondmode.models.tiny import TinyModelSpec
+from beyondmode.rewards import RewardSpec
+
 
 @dataclass(frozen=True, slots=True)
 class TaskConfig:
@@ -71,24 +74,13 @@ class MethodConfig:
 
 
 @dataclass(frozen=True, slots=True)
-class TinyModelConfig:
-    """Sizes of the Llama-style model built from scratch when `model.name_or_path` is `tiny`."""
-
-    hidden_size: int = 64
-    num_layers: int = 2
-    num_heads: int = 4
-    intermediate_size: int = 256
-    max_position_embeddings: int = 512
-
-
-@dataclass(frozen=True, slots=True)
 class ModelConfig:
     """The model GRPO trains: an HF id or folder, or `smollm2-135m-instruct` (offline wheel); by default
     the warm start's output. `tiny` holds the sizes of a tiny model built by the warm start."""
 
     name_or_path: str = "${warmstart.output_dir}"
     dtype: str = "auto"
-    tiny: TinyModelConfig = field(default_factory=TinyModelConfig)
+    tiny: TinyModelSpec = field(default_factory=TinyModelSpec)
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +178,12 @@ def _check_choices(config: RunConfig, source: str) -> None:
         value = getattr(getattr(config, section), key)
         if value not in allowed:
             raise ConfigError(f"{source}: key '{section}.{key}' is {value!r}; choose one of {list(allowed)}")
+    unknown = sorted(set(config.method.weights) - set(RewardSpec.__dataclass_fields__))
+    if unknown:
+        raise ConfigError(
+            f"{source}: key 'method.weights' has unknown RewardSpec fields {unknown}; "
+            f"known: {sorted(RewardSpec.__dataclass_fields__)}"
+        )
     if config.method.num_candidates < 1:
         raise ConfigError(f"{source}: key 'method.num_candidates' must be >= 1")
     if config.method.confidence_credit == "token" and config.method.method not in ("rlcr", "multi_rlcr"):

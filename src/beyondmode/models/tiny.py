@@ -24,12 +24,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers
-from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerBase, PreTrainedTokenizerFast
+from typing import TYPE_CHECKING
 
 from beyondmode.formats import AnswerFormat
 from beyondmode.types import Example
+
+if TYPE_CHECKING:  # transformers and tokenizers load inside the builders: this module imports light
+    from transformers import LlamaForCausalLM, PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +52,9 @@ class TinyModelSpec:
 
 def build_word_tokenizer(texts: Iterable[str], extra_words: Iterable[str] = ()) -> PreTrainedTokenizerFast:
     """A word-level tokenizer whose vocabulary is every whitespace-separated word of `texts`."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
     vocab: dict[str, int] = {}
     for token in SPECIAL_TOKENS.values():
         vocab[token] = len(vocab)
@@ -77,6 +81,7 @@ def build_tiny_model(
 ) -> LlamaForCausalLM:
     """A randomly initialised Llama-style causal LM sized by `spec` for `tokenizer`'s vocabulary."""
     import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
 
     if spec.hidden_size % spec.num_heads:
         raise ValueError(f"hidden_size {spec.hidden_size} is not divisible by num_heads {spec.num_heads}")

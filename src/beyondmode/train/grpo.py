@@ -132,6 +132,14 @@ def build_trainer(setup: GRPOSetup, loaded: LoadedModel) -> Any:
     )
 
 
+def preflight(config: RunConfig) -> None:
+    """Fail in seconds, before any weights load: TRL checks the `trl:` section, the reward spec is built."""
+    import torch
+
+    weights = build_reward_functions(build_scorer(config, "exact_match", False), config.method.log_terms)[1]
+    validate_grpo_arguments(trl_arguments(config, weights, torch.cuda.is_available()))
+
+
 def last_checkpoint(output_dir: str | Path) -> str | None:
     """The newest `checkpoint-<step>` folder of a run directory, or None."""
     directory = Path(output_dir)
@@ -163,6 +171,7 @@ def train_grpo(config: RunConfig, resume: bool = False, task: Task | None = None
         )
     if resume and checkpoint is None:
         logger.info("no checkpoint in %s: starting from step 0", config.output.dir)
+    preflight(config)
     loaded = load_model(config.model.name_or_path, config.model.dtype)
     setup = prepare_grpo(config, task, loaded.tokenizer)
     trainer = build_trainer(setup, loaded)

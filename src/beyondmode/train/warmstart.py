@@ -17,7 +17,6 @@ GRPO run.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import random
 from collections import Counter
@@ -84,11 +83,10 @@ def build_model(
 
         loaded = load_model(config.warmstart.init, config.model.dtype)
         return loaded.model, loaded.tokenizer
-    from beyondmode.models.tiny import TinyModelSpec, build_tiny_model, build_word_tokenizer, task_words
+    from beyondmode.models.tiny import build_tiny_model, build_word_tokenizer, task_words
 
     tokenizer = build_word_tokenizer([], task_words(examples, formats))
-    spec = TinyModelSpec(**dataclasses.asdict(config.model.tiny))
-    return build_tiny_model(spec, tokenizer, config.seed), tokenizer
+    return build_tiny_model(config.model.tiny, tokenizer, config.seed), tokenizer
 
 
 def answer_counts(texts: Sequence[str], single: AnswerFormat, grader: Grader) -> Counter[str]:

@@ -106,12 +106,19 @@ def main() -> None:
         train_seconds = time.perf_counter() - start
     step_times = [entry["step_time"] for entry in result.log_history if "step_time" in entry]
     per_step = sum(step_times) / len(step_times)
-    print(f"task {config.task.name}, method {args.method}, K=3, 8 prompts x 8 generations, {args.threads} thread(s)")
+    print(
+        f"task {config.task.name}, method {args.method}, K=3, 8 prompts x 8 generations, "
+        f"{args.threads} thread(s)"
+    )
     print(f"warm start (150 SFT steps, batch 32): {warm_seconds:.1f} s")
-    print(f"GRPO: {per_step:.3f} s per step (TRL step_time, mean of {len(step_times)} steps); "
-          f"{train_seconds:.1f} s wall for {result.global_step} steps including trainer setup")
-    print(f"rewards: {clock[0]:.3f} s in total, {clock[0] / result.global_step * 1000:.1f} ms per step, "
-          f"{100 * clock[0] / sum(step_times):.2f} % of step time (target < 5 %)")
+    print(
+        f"GRPO: {per_step:.3f} s per step (TRL step_time, mean of {len(step_times)} steps); "
+        f"{train_seconds:.1f} s wall for {result.global_step} steps including trainer setup"
+    )
+    print(
+        f"rewards: {clock[0]:.3f} s in total, {clock[0] / result.global_step * 1000:.1f} ms per step, "
+        f"{100 * clock[0] / sum(step_times):.2f} % of step time (target < 5 %)"
+    )
 
 
 if __name__ == "__main__":

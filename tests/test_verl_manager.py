@@ -14,6 +14,7 @@ import pytest
 try:
     import numpy as np
     import torch
+    import verl
     from verl import DataProto
     from verl.workers.reward_manager.naive import NaiveRewardManager
 except ImportError as error:  # verl missing, or one of its own imports missing
@@ -97,18 +98,13 @@ def rows(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
     return pq.read_table(export.train_path).to_pylist()
 
 
-COMPLETIONS = [
-    method_format("multi_rlcr", 3).render(
-        [Candidate("flu", 0.6), Candidate("bronchitis", 0.3), Candidate("asthma", 0.1)], think="t"
-    ),
-    method_format("multi_rlcr", 3).render(
-        [Candidate("pneumonia", 0.9), Candidate("flu", 0.05), Candidate("cold", 0.05)], think="t"
-    ),
+FORMAT = method_format("multi_rlcr", 3)
+COMPLETIONS = [  # row 0's gold is pneumonia, row 1's influenza and bronchitis (see `rows`)
+    FORMAT.render([Candidate("pneumonia", 0.9), Candidate("flu", 0.05), Candidate("cold", 0.05)], think="t"),
+    FORMAT.render([Candidate("flu", 0.6), Candidate("bronchitis", 0.3), Candidate("asthma", 0.1)], think="t"),
     "<think> cut off",
     "",
-    method_format("multi_rlcr", 3).render(
-        [Candidate("flu", 0.6), Candidate("flu", 0.3), Candidate("flu", 0.1)], think="t"
-    ),
+    FORMAT.render([Candidate("flu", 0.6), Candidate("flu", 0.3), Candidate("flu", 0.1)], think="t"),
     "<answer1> pneumonia </answer1> <confidence1> 1.7 </confidence1>",
 ]
 
@@ -119,10 +115,7 @@ def test_naive_reward_manager_places_our_scores(rows: list[dict[str, Any]]) -> N
     batch = build_batch(rows, COMPLETIONS, tokenizer)
     result = manager(batch, return_dict=True)
     reward_tensor, extra = result["reward_tensor"], result["reward_extra_info"]
-    expected = [
-        compute_score(row["data_source"], text, row["reward_model"]["ground_truth"], row["extra_info"])
-        for row, text in zip(rows, COMPLETIONS, strict=True)
-    ]
+    expected = expected_scores(rows)
     for i, (text, scores) in enumerate(zip(COMPLETIONS, expected, strict=True)):
         last = max(len(text), 1) - 1  # verl puts the sequence reward on the last response token
         assert reward_tensor[i, last].item() == pytest.approx(scores["score"])
@@ -130,7 +123,29 @@ def test_naive_reward_manager_places_our_scores(rows: list[dict[str, Any]]) -> N
     assert set(SCORE_KEYS) <= set(extra)
     for key in SCORE_KEYS:
         assert list(extra[key]) == [scores[key] for scores in expected]
-    assert expected[0]["score"] > 1.0 and expected[2]["score"] == 0.0  # the batch has good and bad rows
+    assert expected[0]["score"] > 1.0 and expected[1]["score"] > 1.0  # the batch has good rows
+    assert expected[2]["score"] == expected[3]["score"] == 0.0  # and malformed ones
+
+
+def expected_scores(rows: list[dict[str, Any]]) -> list[dict[str, float]]:
+    return [
+        compute_score(row["data_source"], text, row["reward_model"]["ground_truth"], row["extra_info"])
+        for row, text in zip(rows, COMPLETIONS, strict=True)
+    ]
+
+
+def test_reward_loop_manager_of_verl_0_9(rows: list[dict[str, Any]]) -> None:
+    """verl 0.9 trains through the reward loop: one `run_single` per sample, on its own event loop."""
+    naive = pytest.importorskip("verl.experimental.reward_loop.reward_manager.naive", reason="verl < 0.9")
+    from omegaconf import OmegaConf
+
+    tokenizer = CharTokenizer()
+    manager = naive.NaiveRewardManager(OmegaConf.create({}), tokenizer, compute_score)
+    batch = build_batch(rows, COMPLETIONS, tokenizer)
+    for i, scores in enumerate(expected_scores(rows)):
+        result = manager.loop.run_until_complete(manager.run_single(batch[i : i + 1]))
+        assert result["reward_score"] == scores["score"]
+        assert result["reward_extra_info"] == scores
 
 
 def test_verl_loads_our_file_from_a_shipped_config(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -145,3 +160,49 @@ def test_verl_loads_our_file_from_a_shipped_config(monkeypatch: pytest.MonkeyPat
     assert function("s", COMPLETIONS[0], [["flu"], ["bronchitis"]], row) == compute_score(
         "s", COMPLETIONS[0], [["flu"], ["bronchitis"]], row, method="multi_rlcr", num_candidates=3
     )
+
+
+def dotted_keys(tree: Any, prefix: str = "") -> list[str]:
+    if not isinstance(tree, dict):
+        return [prefix]
+    return [key for name, value in tree.items() for key in dotted_keys(value, f"{prefix}{name}.")]
+
+
+@pytest.mark.parametrize("name", [f"ddxplus_{m}" for m in ("rlvr", "rlcr", "multi_rlvr", "multi_rlcr")])
+def test_config_keys_exist_in_verls_own_config(name: str) -> None:
+    """Every key we set is one verl's full reference config (shipped in its wheel) has: no typos."""
+    import yaml
+    from omegaconf import OmegaConf
+
+    reference_file = Path(verl.__file__).parent / "trainer" / "config" / "_generated_ppo_trainer.yaml"
+    if not reference_file.is_file():
+        pytest.skip(f"this verl ships no {reference_file.name}")
+    reference = OmegaConf.to_container(OmegaConf.load(reference_file))
+    ours = yaml.safe_load((REPO_ROOT / "configs" / "verl" / f"{name}.yaml").read_text())
+    ours = {key: value for key, value in ours.items() if key not in ("hydra", "defaults")}
+    unknown = unknown_keys(ours, reference)
+    assert unknown == [], f"{name}: keys verl does not define: {unknown}"
+    assert unknown_keys({"trainer": {"n_gpu_per_node": 8}}, reference) == ["trainer.n_gpu_per_node."]
+
+
+def unknown_keys(ours: dict[str, Any], reference: dict[str, Any]) -> list[str]:
+    known = set(dotted_keys(reference))
+    return [
+        key
+        for key in dotted_keys(ours)
+        if key not in known and not key.startswith("reward.custom_reward_function.reward_kwargs.")
+    ]  # verl reads reward_kwargs with .get: any keys are fine there
+
+
+def test_hydra_composes_a_config_over_verls_defaults() -> None:
+    hydra = pytest.importorskip("hydra")
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(REPO_ROOT / "configs" / "verl"), version_base=None):
+        config = compose(config_name="ddxplus_multi_rlcr")
+    assert hydra is not None
+    assert config.algorithm.adv_estimator == "grpo"
+    assert config.actor_rollout_ref.rollout.n == 32
+    assert config.reward.custom_reward_function.path == "pkg://beyondmode.integrations.verl"
+    assert config.actor_rollout_ref.actor.ppo_mini_batch_size == 32
+    assert config.data.train_files == "data/verl/ddxplus_multi_rlcr/train.parquet"

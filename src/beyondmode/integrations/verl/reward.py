@@ -104,6 +104,9 @@ class VerlSettings:
 
 SETTINGS_FIELDS = tuple(VerlSettings.__dataclass_fields__)
 RECORD_FIELDS = (*SETTINGS_FIELDS, "posterior", *PROVENANCE_FIELDS)
+_RECORD_FIELD_SET = frozenset(RECORD_FIELDS)
+_SETTINGS_CACHE: dict[Any, VerlSettings] = {}
+_SETTINGS_CACHE_SIZE = 1024
 
 
 def compute_score(
@@ -131,10 +134,10 @@ def compute_score(
         "format_options": format_options,
     }
     record = row_record(extra_info, data_source)
-    settings = resolve_settings(record, {k: v for k, v in run.items() if v is not None}, data_source)
+    settings = _cached_settings(record, {k: v for k, v in run.items() if v is not None}, data_source)
     posterior = decode_posterior(record.get("posterior"), data_source)
-    scored = settings.scorer().score(solution_str, decode_gold(ground_truth, data_source), posterior)
-    return score_dict(scored, settings)
+    scorer = settings.scorer()
+    return score_dict(scorer.score(solution_str, decode_gold(ground_truth, data_source), posterior), scorer)
 
 
 def compute_score_batch(
@@ -153,11 +156,10 @@ def compute_score_batch(
     ]
 
 
-def score_dict(scored: ScoredCompletion, settings: VerlSettings) -> dict[str, float]:
+def score_dict(scored: ScoredCompletion, scorer: Scorer) -> dict[str, float]:
     """verl's dict: `score`, `acc`, every term, `violations` (plain floats, the same keys every time)."""
     terms = scored.breakdown.terms
-    accuracy = settings.scorer().spec.accuracy
-    result = {"score": float(scored.breakdown.total), "acc": float(terms[accuracy])}
+    result = {"score": float(scored.breakdown.total), "acc": float(terms[scorer.spec.accuracy])}
     result.update((name, float(terms[name])) for name in TERM_NAMES)
     result["violations"] = float(len(scored.parsed.violations))
     return result
@@ -173,7 +175,7 @@ def row_record(extra_info: Mapping[str, Any] | None, data_source: str) -> Mappin
     record = extra_info.get(EXTRA_INFO_KEY) or {}
     if not isinstance(record, Mapping):
         raise TypeError(f"{data_source}: extra_info.{EXTRA_INFO_KEY} must be a mapping, got {record!r}")
-    unknown = sorted(set(record) - set(RECORD_FIELDS))
+    unknown = sorted(set(record) - _RECORD_FIELD_SET)
     if unknown:
         raise ValueError(
             f"{data_source}: unknown extra_info.{EXTRA_INFO_KEY} keys {unknown}; known: {list(RECORD_FIELDS)}"
@@ -265,6 +267,23 @@ def decode_mapping(value: Any, field: str, data_source: str = "row") -> dict[str
 
 
 # ------------------------------------------------------------------------------------- internals
+def _cached_settings(record: Mapping[str, Any], run: Mapping[str, Any], data_source: str) -> VerlSettings:
+    """`resolve_settings`, memoised on the raw values (rows of one export share them); errors are not
+    cached, so every bad row raises with its own data_source."""
+    key = (tuple(record.get(name) for name in SETTINGS_FIELDS), tuple(sorted(run.items())))
+    try:
+        return _SETTINGS_CACHE[key]
+    except KeyError:
+        pass
+    except TypeError:  # an unhashable value (a mapping from reward_kwargs): resolve without the cache
+        return resolve_settings(record, run, data_source)
+    settings = resolve_settings(record, run, data_source)
+    if len(_SETTINGS_CACHE) >= _SETTINGS_CACHE_SIZE:
+        _SETTINGS_CACHE.clear()
+    _SETTINGS_CACHE[key] = settings
+    return settings
+
+
 def _normalised(values: Mapping[str, Any], data_source: str) -> VerlSettings:
     fields = dict(values)
     for name in ("reward_overrides", "format_options"):

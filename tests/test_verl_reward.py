@@ -342,3 +342,20 @@ def test_file_loaded_by_path_pickles_by_reference() -> None:
     function = module.compute_score
     assert function is compute_score  # re-exported from the importable module
     assert pickle.loads(pickle.dumps(function)) is compute_score  # Ray workers can unpickle it
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "beyondmode.integrations.verl",
+        "beyondmode.integrations.verl.reward",
+        "beyondmode.integrations.verl.dataset",
+        "beyondmode.commands.export",
+    ],
+)
+def test_docstring_examples(module: str) -> None:
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module))
+    assert result.attempted > 0 and result.failed == 0

@@ -4,7 +4,8 @@
 # verl lives in its own virtualenv (.venv-verl, or $VERL_VENV), never in .venv: `pip install verl` pulls
 # about 80 packages (ray[default], wandb, tensorboard, peft, ...) and pins transformers < 5.11, which would
 # downgrade the transformers that TRL uses in .venv. Here verl is installed WITHOUT its dependencies, plus
-# the few that importing `verl`, its reward managers and its Hydra config need (torch stays the CPU wheel).
+# the few that importing `verl`, its reward managers, its dataset and its Hydra config need (torch stays
+# the CPU wheel).
 # Usage: bash scripts/test_verl_cpu.sh [pytest arguments]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,7 +18,7 @@ if [ ! -f "$VENV/.installed-verl" ]; then
   "$VENV/bin/python" -m pip install --quiet --no-deps "$VERL_SPEC"
   "$VENV/bin/python" -m pip install --quiet packaging numpy "ray>=2.41" "tensordict>=0.8,<=0.10,!=0.9.0" \
     omegaconf hydra-core "transformers>=5.5.3,<5.11,!=5.6.0" aiohttp codetiming \
-    pyarrow pyyaml rich pytest
+    datasets pillow pyarrow pyyaml rich pytest
   "$VENV/bin/python" -m pip install --quiet --no-deps -e .
   touch "$VENV/.installed-verl"
 fi

@@ -206,3 +206,44 @@ def test_hydra_composes_a_config_over_verls_defaults() -> None:
     assert config.reward.custom_reward_function.path == "pkg://beyondmode.integrations.verl"
     assert config.actor_rollout_ref.actor.ppo_mini_batch_size == 32
     assert config.data.train_files == "data/verl/ddxplus_multi_rlcr/train.parquet"
+
+
+def test_verls_dataset_reads_our_files_into_the_reward_manager(tmp_path: Path) -> None:
+    """verl's own `RLHFDataset` + `collate_fn` on an exported parquet, then its reward manager."""
+    rl_dataset = pytest.importorskip("verl.utils.dataset.rl_dataset", reason="needs datasets and pillow")
+    from omegaconf import OmegaConf
+
+    instructions = FORMAT.instructions("Propose distinct diagnoses.")
+    examples = [
+        Example(f"ddx-{i}", ({"role": "user", "content": f"{instructions} Case {i}."},), (("pneumonia",),))
+        for i in range(len(COMPLETIONS))
+    ]
+    export = export_verl(examples, "multi_rlcr", 3, out_dir=tmp_path / "data", test_fraction=0.0)
+    config = OmegaConf.create(
+        {"prompt_key": "prompt", "filter_overlong_prompts": False, "cache_dir": str(tmp_path / "cache")}
+    )
+    dataset = rl_dataset.RLHFDataset([str(export.train_path)], tokenizer=None, config=config)
+    batch_dict = rl_dataset.collate_fn([dataset[i] for i in range(len(dataset))])
+    assert list(batch_dict["raw_prompt"][0]) == [
+        {"role": "user", "content": examples[0].prompt[0]["content"]}
+    ]
+    rows = [
+        {"data_source": source, "reward_model": reward_model, "extra_info": extra_info, "prompt": prompt}
+        for source, reward_model, extra_info, prompt in zip(
+            batch_dict["data_source"],
+            batch_dict["reward_model"],
+            batch_dict["extra_info"],
+            batch_dict["raw_prompt"],
+            strict=True,
+        )
+    ]
+    assert rows[0]["reward_model"]["ground_truth"] == [["pneumonia"]]
+    tokenizer = CharTokenizer()
+    result = NaiveRewardManager(tokenizer=tokenizer, num_examine=0, compute_score=compute_score)(
+        build_batch(rows, COMPLETIONS, tokenizer), return_dict=True
+    )
+    assert list(result["reward_extra_info"]["score"]) == [
+        compute_score("s", text, [["pneumonia"]], {"beyondmode": {"method": "multi_rlcr"}})["score"]
+        for text in COMPLETIONS
+    ]
+    assert result["reward_extra_info"]["score"][0] > 1.0

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import importlib.util
+import math
 import pickle
 import random
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from beyondmode.formats import AnswerFormat
 from beyondmode.grading import get_grader
@@ -359,3 +364,41 @@ def test_docstring_examples(module: str) -> None:
 
     result = doctest.testmod(importlib.import_module(module))
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_reward_kwargs_from_omegaconf() -> None:
+    """verl hands `dict(reward_kwargs)`: nested sections stay DictConfig objects."""
+    from omegaconf import OmegaConf
+
+    kwargs = dict(OmegaConf.create({"method": "multi_rlvr", "reward_overrides": {"top1_weight": 0.5}}))
+    result = compute_score("s", RLVR_K3, ["flu"], {"index": 0}, **kwargs)
+    assert result["score"] == 0.5 + 0.5 + 0.5  # format + coverage + top1
+
+
+PIECES = [*"<>/ 0123456789.%abcflu", "<answer1>", "</answer1>", "<confidence1>", "</confidence1>", "<think>"]
+PIECES += ["</think>", "<answer2>", "</answer2>", "<confidence2>", "</confidence2>", "<answer>", "</answer>"]
+
+
+@hypothesis_settings(max_examples=200, deadline=None)
+@given(
+    text=st.lists(st.sampled_from(PIECES), max_size=40).map("".join),
+    method=st.sampled_from([m.value for m in Method]),
+    multi_gold=st.booleans(),
+)
+def test_any_text_scores_like_the_scorer(text: str, method: str, multi_gold: bool) -> None:
+    gold = [["flu"], ["abc"]] if multi_gold else [["flu"]]
+    info = {"beyondmode": {"method": method, "num_candidates": 2, "multi_gold": multi_gold}}
+    result = compute_score("s", text, gold, info)
+    expected = Scorer.for_method(method, 2, multi_gold=multi_gold).score(text, gold)
+    assert result["score"] == expected.breakdown.total
+    assert all(math.isfinite(value) for value in result.values())
+
+
+def test_importing_the_reward_module_stays_light() -> None:
+    """verl imports this module in every reward worker: no torch, pyarrow, verl or datasets."""
+    code = (
+        "import sys, beyondmode.integrations.verl\n"
+        "print(','.join(sorted(m for m in ('torch', 'pyarrow', 'verl', 'datasets', 'trl') if m in sys.modules)))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == ""

@@ -134,7 +134,8 @@ def compute_score(
         "format_options": format_options,
     }
     record = row_record(extra_info, data_source)
-    settings = _cached_settings(record, {k: v for k, v in run.items() if v is not None}, data_source)
+    given = {name: _hashable(value) for name, value in run.items() if value is not None}
+    settings = _cached_settings(record, given, data_source)
     posterior = decode_posterior(record.get("posterior"), data_source)
     scorer = settings.scorer()
     return score_dict(scorer.score(solution_str, decode_gold(ground_truth, data_source), posterior), scorer)
@@ -321,6 +322,13 @@ def _warn_version(field: str, found: int, current: int) -> None:
         found,
         current,
     )
+
+
+def _hashable(value: Any) -> Any:
+    """A mapping (OmegaConf's DictConfig from verl's reward_kwargs) as its JSON text, so it can key caches."""
+    if isinstance(value, Mapping):
+        return json.dumps(_plain(value), sort_keys=True)
+    return value
 
 
 def _known(value: Any, choices: list[str], field: str) -> str:

@@ -402,3 +402,24 @@ def test_importing_the_reward_module_stays_light() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == ""
+
+
+def test_threads_score_like_one_thread() -> None:
+    """verl 0.9's reward loop runs compute_score in a thread pool: the caches must not mix rows up."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def score(item: tuple[VerlSettings, dict[str, Any], str]) -> dict[str, float]:
+        _, row, text = item
+        return compute_score(row["data_source"], text, row["reward_model"]["ground_truth"], row["extra_info"])
+
+    sequential = [score(item) for item in PARITY_ROWS]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert list(pool.map(score, PARITY_ROWS)) == sequential
+
+
+def test_rows_from_another_reward_version_warn_once(caplog: pytest.LogCaptureFixture) -> None:
+    info = {"beyondmode": {"method": "multi_rlvr", "reward_version": 999}}
+    for _ in range(3):
+        compute_score("s", RLVR_K3, ["flu"], info)
+    warnings = [r for r in caplog.records if "reward_version 999" in r.getMessage()]
+    assert len(warnings) == 1 and "re-export" in warnings[0].getMessage()

@@ -18,7 +18,7 @@ if [ ! -f "$VENV/.installed-verl" ]; then
   "$VENV/bin/python" -m pip install --quiet --no-deps "$VERL_SPEC"
   "$VENV/bin/python" -m pip install --quiet packaging numpy "ray>=2.41" "tensordict>=0.8,<=0.10,!=0.9.0" \
     omegaconf hydra-core "transformers>=5.5.3,<5.11,!=5.6.0" aiohttp codetiming \
-    datasets pillow pyarrow pyyaml rich pytest
+    datasets pillow pyarrow pyyaml rich pytest hypothesis
   "$VENV/bin/python" -m pip install --quiet --no-deps -e .
   touch "$VENV/.installed-verl"
 fi

@@ -254,3 +254,9 @@ def test_cli_rejects_malformed_option(tmp_path: Path, monkeypatch: pytest.Monkey
     monkeypatch.setattr(beyondmode.tasks, "get_task", lambda name, **o: FakeTask(**o), raising=False)
     with pytest.raises(SystemExit, match="KEY=VALUE"):
         main(["export", "verl", "fake", "--out", str(tmp_path), "--option", "count"])
+
+
+def test_empty_test_split_warns(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    export = export_verl(make_examples(3), "rlvr", out_dir=tmp_path, test_fraction=0.0)
+    assert export.test_rows == 0 and pq.read_table(export.test_path).num_rows == 0
+    assert any("has no rows" in record.getMessage() for record in caplog.records)

@@ -57,7 +57,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     verl.add_argument(
         "--format-option", action="append", default=[], metavar="FIELD=VALUE", help="AnswerFormat field"
     )
-    verl.add_argument("--limit", type=int, help="at most this many examples per split")
+    verl.add_argument(
+        "--limit", type=int, help="read at most this many examples from the task (and from the test task)"
+    )
     verl.add_argument("--data-source", help="verl data_source (default beyondmode/TASK)")
     verl.add_argument("--ability", default="multi_answer", help="verl ability column")
     verl.set_defaults(handler=run_verl)

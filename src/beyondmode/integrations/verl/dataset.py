@@ -122,6 +122,12 @@ def export_verl(
     )
     write_json_atomic(out / MANIFEST_FILE, _manifest(export, base, source, task, task_options))
     logger.info("wrote %d train and %d test rows to %s", export.train_rows, export.test_rows, out)
+    if not export.test_rows:
+        logger.warning(
+            "%s has no rows: give verl another val_files, or set trainer.test_freq=-1 and "
+            "trainer.val_before_train=false",
+            export.test_path,
+        )
     return export
 
 

@@ -14,10 +14,11 @@ import sys
 
 from beyondmode import __version__
 from beyondmode.log_setup import configure_logging
+from beyondmode.tasks.rows import RowError
 
 logger = logging.getLogger(__name__)
 
-COMMAND_MODULES: tuple[str, ...] = ("score", "demo", "export")
+COMMAND_MODULES: tuple[str, ...] = ("demo", "score", "data", "ddxplus_stats", "export")
 """Modules of `beyondmode.commands`, in the order their commands appear in `--help`."""
 
 
@@ -46,6 +47,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except (FileNotFoundError, IsADirectoryError, RowError) as error:
+        if args.verbose:
+            raise
+        print(f"beyondmode {args.command}: error: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

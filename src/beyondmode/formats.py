@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
 
@@ -84,7 +84,7 @@ def _unwrap_fence(text: str) -> str:
     return match.group(1) if match else text
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)  # no slots: derived lookup tables live in __dict__, outside the fields
 class AnswerFormat:
     """A format variant: K slots, confidences on/off, think required or optional, analysis, layout.
 
@@ -105,8 +105,6 @@ class AnswerFormat:
     layout: Layout = Layout.INTERLEAVED
     allow_text_outside: bool = False
     confidence_decimals: int = 2
-    _ranks: dict[tuple[str, int], int] = field(init=False, repr=False, compare=False, hash=False)
-    _well_formed: re.Pattern[str] | None = field(init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         if self.num_candidates < 1:
@@ -254,7 +252,8 @@ class AnswerFormat:
             (answers if name == "answer" else confidences)[slot] = value
         violations: list[Violation] = []
         candidates = self._candidates(answers, confidences, violations)
-        return ParsedResponse(candidates, tuple(dict.fromkeys(violations)), text, think, analysis)
+        found = tuple(dict.fromkeys(violations)) if violations else ()
+        return ParsedResponse(candidates, found, text, think, analysis)
 
     def parse_general(self, text: str) -> ParsedResponse:
         """The general parser: any text, every violation. `parse` uses it whenever the fast path fails."""

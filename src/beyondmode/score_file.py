@@ -1,7 +1,7 @@
 """Score a JSONL file of completions (saved vLLM generations, API outputs, ...) with a `Scorer`.
 
 Input rows: `{"completion": str, "gold": [answer | [aliases...]], "posterior": {answer: p}?, "id": ...?}`.
-A malformed row (not JSON, no `completion`, `gold` not a list) becomes a `RowError` with its line
+A malformed row (not JSON, no `completion`, `gold` not a list) becomes a `SkippedRow` with its line
 number; the other rows are still scored.
 
 >>> from beyondmode.scoring import Scorer
@@ -27,7 +27,7 @@ from beyondmode.types import as_gold
 
 
 @dataclass(frozen=True, slots=True)
-class RowError:
+class SkippedRow:
     """A row that could not be scored, with its 1-based line number."""
 
     line: int
@@ -39,7 +39,7 @@ class ScoreSummary:
     """Running means of every term, the parse-failure rate and the violation counts."""
 
     scored: int = 0
-    skipped: list[RowError] = field(default_factory=list)
+    skipped: list[SkippedRow] = field(default_factory=list)
     term_sums: Counter[str] = field(default_factory=Counter)
     total_sum: float = 0.0
     parse_failures: int = 0
@@ -85,35 +85,35 @@ def scored_row(row_id: Any, scored: ScoredCompletion) -> dict[str, Any]:
     }
 
 
-def score_lines(lines: Iterable[str], scorer: Scorer) -> Iterator[dict[str, Any] | RowError]:
-    """Score each JSONL line; yields an output row, or a `RowError` for a malformed one."""
+def score_lines(lines: Iterable[str], scorer: Scorer) -> Iterator[dict[str, Any] | SkippedRow]:
+    """Score each JSONL line; yields an output row, or a `SkippedRow` for a malformed one."""
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         row = _read_row(number, line, scorer.mode)
-        if isinstance(row, RowError):
+        if isinstance(row, SkippedRow):
             yield row
             continue
         scored = scorer.score(row["completion"], row["gold"], row.get("posterior"))
         yield scored_row(row.get("id", number), scored)
 
 
-def _read_row(number: int, line: str, mode: RewardMode) -> dict[str, Any] | RowError:
+def _read_row(number: int, line: str, mode: RewardMode) -> dict[str, Any] | SkippedRow:
     try:
         row = json.loads(line)
     except json.JSONDecodeError as error:
-        return RowError(number, f"line {number}: not valid JSON ({error.msg})")
+        return SkippedRow(number, f"line {number}: not valid JSON ({error.msg})")
     if not isinstance(row, dict):
-        return RowError(number, f"line {number}: expected a JSON object, got {type(row).__name__}")
+        return SkippedRow(number, f"line {number}: expected a JSON object, got {type(row).__name__}")
     if not isinstance(row.get("completion"), str):
-        return RowError(number, f"line {number}: field 'completion' missing or not a string")
+        return SkippedRow(number, f"line {number}: field 'completion' missing or not a string")
     try:
         row["gold"] = as_gold(row.get("gold"))  # type: ignore[arg-type]
     except TypeError as error:
-        return RowError(number, f"line {number}: field 'gold' must be a list of answers ({error})")
+        return SkippedRow(number, f"line {number}: field 'gold' must be a list of answers ({error})")
     posterior = row.get("posterior")
     if mode is RewardMode.EXPECTED and not _is_posterior(posterior):
-        return RowError(
+        return SkippedRow(
             number, f"line {number}: reward mode 'expected' needs 'posterior' {{answer: probability}}"
         )
     return row

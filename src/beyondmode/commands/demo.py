@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from beyondmode.methods import Method
-from beyondmode.score_file import RowError, ScoreSummary, score_lines
+from beyondmode.score_file import ScoreSummary, SkippedRow, score_lines
 from beyondmode.scoring import Scorer
 
 logger = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
         summary = ScoreSummary()
         own = [line for line in lines if json.loads(line)["method"] == method.value]
         for result in score_lines(own, scorer):
-            if isinstance(result, RowError):
+            if isinstance(result, SkippedRow):
                 summary.skipped.append(result)
             else:
                 summary.add(result)

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from beyondmode.atomic_write import write_jsonl_atomic
 from beyondmode.methods import Method
-from beyondmode.score_file import RowError, ScoreSummary, score_lines
+from beyondmode.score_file import ScoreSummary, SkippedRow, score_lines
 from beyondmode.scoring import RewardMode, Scorer
 
 logger = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if not args.completions.is_file():
-        raise SystemExit(f"score: input file not found: {args.completions}")
+        raise FileNotFoundError(f"input file not found: {args.completions}")
     scorer = Scorer.for_method(
         args.method, args.k, multi_gold=args.multi_gold, grader=args.grader, mode=args.reward_mode
     )
@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     summary = ScoreSummary()
     rows = []
     for result in track(score_lines(lines, scorer), total=len(lines), description="scoring", transient=True):
-        if isinstance(result, RowError):
+        if isinstance(result, SkippedRow):
             logger.warning("%s: %s", args.completions, result.message)
             summary.skipped.append(result)
             continue

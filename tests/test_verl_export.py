@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from beyondmode.cli import main
 from beyondmode.integrations.verl import compute_score, export_verl
 from beyondmode.integrations.verl.dataset import stable_fraction
 from beyondmode.methods import method_format
+from beyondmode.scoring import Scorer
 from beyondmode.types import Candidate, Example
 
 pa = pytest.importorskip("pyarrow")
@@ -246,6 +248,7 @@ def test_cli_exports_a_registry_task(
 
 def test_cli_without_registry_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delattr(beyondmode.tasks, "get_task", raising=False)
+    monkeypatch.setitem(sys.modules, "beyondmode.tasks.registry", None)  # importing it now fails
     with pytest.raises(SystemExit, match="no task registry"):
         main(["export", "verl", "ddx_sim", "--out", str(tmp_path)])
 
@@ -260,3 +263,31 @@ def test_empty_test_split_warns(tmp_path: Path, caplog: pytest.LogCaptureFixture
     export = export_verl(make_examples(3), "rlvr", out_dir=tmp_path, test_fraction=0.0)
     assert export.test_rows == 0 and pq.read_table(export.test_path).num_rows == 0
     assert any("has no rows" in record.getMessage() for record in caplog.records)
+
+
+def test_cli_exports_the_embedded_simulator_end_to_end(tmp_path: Path) -> None:
+    """The real registry and ddx_sim (embedded, no data files): export with expected rewards, then the
+    Bayes-optimal answer set scores through compute_score exactly as through Scorer.score."""
+    pytest.importorskip("beyondmode.tasks.registry", reason="no task registry in this beyondmode")
+    code = main(["export", "verl", "ddx_sim", "--out", str(tmp_path), "--reward-mode", "expected",
+                 "--option", "num_examples=30", "--option", "seed=3"])  # fmt: skip
+    assert code == 0
+    rows = pq.read_table(tmp_path / "train.parquet").to_pylist()
+    assert rows and all(row["extra_info"]["beyondmode"]["posterior"] for row in rows)
+    answer_format = method_format("multi_rlcr", 3)
+    for row in rows:
+        record = row["extra_info"]["beyondmode"]
+        posterior = {p["answer"]: p["probability"] for p in record["posterior"]}
+        best = sorted(posterior.items(), key=lambda item: -item[1])[:3]
+        text = answer_format.render([Candidate(answer, round(q, 2)) for answer, q in best], think="t")
+        gold = row["reward_model"]["ground_truth"]
+        result = compute_score(row["data_source"], text, gold, row["extra_info"])
+        reference = Scorer.for_method("multi_rlcr", 3, mode="expected").score(text, gold, posterior)
+        assert result["score"] == reference.breakdown.total
+        assert result["coverage"] == pytest.approx(min(1.0, sum(q for _, q in best)))
+
+
+def test_cli_names_an_unknown_task(tmp_path: Path) -> None:
+    pytest.importorskip("beyondmode.tasks.registry", reason="no task registry in this beyondmode")
+    with pytest.raises(SystemExit, match="unknown task 'no_such_task'"):
+        main(["export", "verl", "no_such_task", "--out", str(tmp_path)])

@@ -66,22 +66,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_verl(args: argparse.Namespace) -> int:
-    try:
-        from beyondmode.tasks import get_task
-    except ImportError:
-        raise SystemExit(
-            "export verl: this beyondmode has no task registry (beyondmode.tasks.get_task); build Examples "
-            "yourself and call beyondmode.integrations.verl.export_verl"
-        ) from None
     from beyondmode.integrations.verl import export_verl
 
     options = parse_assignments(args.option, "--option")
     format_options = parse_assignments(args.format_option, "--format-option")
     answer_format = method_format(args.method, args.k, **format_options)
-    task = get_task(args.task, **options)
+    task = build_task(args.task, options)
     test_examples = None
     if args.test_option:
-        test_task = get_task(args.task, **{**options, **parse_assignments(args.test_option, "--test-option")})
+        test_task = build_task(args.task, {**options, **parse_assignments(args.test_option, "--test-option")})
         test_examples = _limited(test_task.examples(answer_format), args.limit, "test examples")
     export = export_verl(
         _limited(task.examples(answer_format), args.limit, "examples"),
@@ -103,6 +96,24 @@ def run_verl(args: argparse.Namespace) -> int:
     console.print(f"{export.train_path}: {export.train_rows} rows", soft_wrap=True)
     console.print(f"{export.test_path}: {export.test_rows} rows", soft_wrap=True)
     return 0
+
+
+def build_task(name: str, options: dict[str, Any]) -> Any:
+    """The registry's task `name` built with `options`; a clear exit when the registry or task is missing."""
+    try:
+        from beyondmode.tasks import get_task
+    except ImportError:
+        try:
+            from beyondmode.tasks.registry import get_task
+        except ImportError:
+            raise SystemExit(
+                "export verl: this beyondmode has no task registry (beyondmode.tasks.get_task); build "
+                "Examples yourself and call beyondmode.integrations.verl.export_verl"
+            ) from None
+    try:
+        return get_task(name, **options)
+    except (KeyError, ValueError) as error:  # unknown task or bad options: the registry names them
+        raise SystemExit(f"export verl: {error.args[0] if error.args else error}") from None
 
 
 def parse_assignments(items: list[str], flag: str) -> dict[str, Any]:

@@ -18,7 +18,9 @@ from beyondmode.tasks.rows import RowError
 
 logger = logging.getLogger(__name__)
 
-COMMAND_MODULES: tuple[str, ...] = ("demo", "score", "data", "ddxplus_stats", "export")
+COMMAND_MODULES: tuple[str, ...] = (
+    "demo", "train", "warmstart", "score", "data", "ddxplus_stats", "export"
+)
 """Modules of `beyondmode.commands`, in the order their commands appear in `--help`."""
 
 

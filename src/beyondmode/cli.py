@@ -17,7 +17,7 @@ from beyondmode.log_setup import configure_logging
 
 logger = logging.getLogger(__name__)
 
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("eval", "report", "serve")
 """Modules of `beyondmode.commands`, in the order their commands appear in `--help`."""
 
 

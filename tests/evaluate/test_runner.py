@@ -5,16 +5,20 @@ Every expected value below is computed by hand from `toy.SCRIPT` (see the commen
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
-from toy import SCRIPT, FakeBackend, ToyTask
+from toy import SCRIPT, TOY_ITEMS, FakeBackend, ToyTask
 
 from beyondmode.evaluate.backends.scripted import whitespace_tokens
+from beyondmode.evaluate.methods import build_methods
 from beyondmode.evaluate.runner import run_evaluation
 from beyondmode.evaluate.settings import EvalSettings
 from beyondmode.formats import FORMAT_VERSION
+from beyondmode.metrics import oracle_answer_set
 from beyondmode.rewards import REWARD_VERSION
+from beyondmode.types import Candidate
 
 SETTINGS = EvalSettings(
     methods=("multi_answer", "best_of_k", "greedy"),
@@ -164,3 +168,37 @@ def test_torn_cache_line_is_dropped(tmp_path) -> None:
     backend.drawn = {("Name a canid.", "greedy"): 0}
     summary = run_evaluation(ToyTask(), backend, SETTINGS, tmp_path, model="fake")
     assert backend.calls == 1 and summary["methods"]["greedy"]["metrics"]["top1"]["mean"] == 0.5
+
+
+def test_resume_with_other_generation_settings_is_refused(tmp_path) -> None:
+    run_evaluation(ToyTask(), FakeBackend(SCRIPT), SETTINGS, tmp_path, model="fake")
+    hotter = dataclasses.replace(SETTINGS, temperature=1.0)
+    with pytest.raises(ValueError, match=r"methods\.multi_answer"):
+        run_evaluation(ToyTask(), FakeBackend(SCRIPT), hotter, tmp_path, model="fake")
+    with pytest.raises(ValueError, match="model"):
+        run_evaluation(ToyTask(), FakeBackend(SCRIPT), SETTINGS, tmp_path, model="another")
+    script = {**SCRIPT, ("Which pet meows?", "multi"): SCRIPT["Which pet meows?", "multi"] * 2}
+    script[("Name a canid.", "multi")] = SCRIPT["Name a canid.", "multi"] * 2
+    more = dataclasses.replace(SETTINGS, methods=(*SETTINGS.methods, "verbalized"))
+    backend = FakeBackend(script)
+    summary = run_evaluation(ToyTask(), backend, more, tmp_path, model="fake")  # adding a method is fine
+    assert backend.calls == 2 and "verbalized" in summary["methods"]
+
+
+def test_scripted_bayes_optimal_answers_score_like_the_oracle(tmp_path) -> None:
+    """A backend that answers the oracle's sets gets the oracle's recall, top1 and calibration."""
+    task = ToyTask(TOY_ITEMS[:1])
+    fmt = build_methods(SETTINGS)[0].answer_format
+    example = next(task.examples(fmt))
+    ranked = oracle_answer_set(example.posterior, SETTINGS.max_answers)
+    chunks = [ranked[i : i + 2] for i in range(0, len(ranked), 2)]
+    completions = [
+        fmt.render([Candidate(t, q) for t, q in c] + [Candidate("zebra", 0.0)] * (2 - len(c))) for c in chunks
+    ]
+    backend = FakeBackend({("Which pet meows?", "multi"): completions})
+    settings = dataclasses.replace(SETTINGS, methods=("multi_answer",))
+    summary = run_evaluation(task, backend, settings, tmp_path, model="oracle-like")
+    model, oracle = summary["methods"]["multi_answer"]["metrics"], summary["methods"]["oracle"]["metrics"]
+    for key in ("recall@1", "recall@2", "recall@4", "top1", "coverage@2"):
+        assert model[key]["mean"] == pytest.approx(oracle[key]["mean"]), key
+    assert model["oracle_gap"]["mean"] == pytest.approx(0.0, abs=1e-9)

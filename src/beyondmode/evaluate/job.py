@@ -90,10 +90,13 @@ def resolve_task(spec: str, options: Mapping[str, Any] | None = None) -> Task:
                 f"task {spec!r}: cannot import {attribute} from {module_name} ({error})"
             ) from None
         return factory(**options)
-    tasks = importlib.import_module("beyondmode.tasks")
-    get_task = getattr(tasks, "get_task", None)
-    if get_task is None:
-        raise ValueError(
-            f"task {spec!r}: no task registry in beyondmode.tasks yet; use 'package.module:factory'"
-        )
-    return get_task(spec, **options)
+    for module_name in ("beyondmode.tasks.registry", "beyondmode.tasks"):
+        try:
+            get_task = getattr(importlib.import_module(module_name), "get_task", None)
+        except ImportError:
+            continue
+        if get_task is not None:
+            return get_task(spec, **options)
+    raise ValueError(
+        f"task {spec!r}: no task registry (beyondmode.tasks.registry); use 'package.module:factory'"
+    )

@@ -5,7 +5,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import json
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict
@@ -21,6 +23,7 @@ from beyondmode.evaluate.results import (
     ROWS_FILE,
     SUMMARY_FILE,
     candidate_rows,
+    write_atomic,
     write_rows,
     write_summary,
 )
@@ -33,6 +36,8 @@ from beyondmode.tasks.base import Task
 from beyondmode.types import Example
 
 logger = logging.getLogger(__name__)
+
+FINGERPRINT_FILE = "generation_settings.json"
 
 
 def method_examples(
@@ -135,6 +140,7 @@ def run_evaluation(
     run_dir = Path(run_dir)
     methods = build_methods(settings)
     examples = method_examples(task, methods, settings.num_examples)
+    check_resumable(run_dir, _generation_fingerprint(methods, examples, settings, model, task.name))
     cache = GenerationCache(run_dir / GENERATIONS_FILE)
     for method in methods:
         drawn = generate_missing(backend, method, examples[method.name], cache, settings, progress)
@@ -189,6 +195,68 @@ def run_evaluation(
     write_summary(run_dir / SUMMARY_FILE, summary)
     logger.info("wrote %s and %s", run_dir / ROWS_FILE, run_dir / SUMMARY_FILE)
     return summary
+
+
+def _generation_fingerprint(
+    methods: Sequence[EvalMethod],
+    examples: dict[str, list[Example]],
+    settings: EvalSettings,
+    model: str,
+    task: str,
+) -> dict[str, Any]:
+    """What the cached generations depend on: a resumed run must not mix generations of other settings."""
+    first = examples[methods[0].name] if methods else []
+    return {
+        "model": model,
+        "task": task,
+        "max_new_tokens": settings.max_new_tokens,
+        "prompts": {e.id: _prompt_hash(e) for e in first},
+        "methods": {
+            m.name: {
+                "format": repr(m.answer_format),
+                "temperature": m.temperature,
+                "extra_instruction": m.extra_instruction,
+            }
+            for m in methods
+        },
+    }
+
+
+def check_resumable(run_dir: Path, fingerprint: dict[str, Any]) -> None:
+    """Record the generation settings of a run directory; refuse to resume one made with others.
+
+    Methods and examples may be added (their generations are new); a method whose settings changed, an
+    example whose prompt changed, or another model, task or token budget raises ValueError naming them.
+    """
+    path = run_dir / FINGERPRINT_FILE
+    if path.is_file():
+        previous = json.loads(path.read_text(encoding="utf-8"))
+        changed = _fingerprint_changes(previous, fingerprint)
+        if changed:
+            raise ValueError(
+                f"{run_dir} holds generations made with other settings ({', '.join(changed)}); "
+                "use a new output_dir, or delete its generations.jsonl to regenerate"
+            )
+        fingerprint = {
+            **fingerprint,
+            "methods": {**previous.get("methods", {}), **fingerprint["methods"]},
+            "prompts": {**previous.get("prompts", {}), **fingerprint["prompts"]},
+        }
+    write_atomic(path, json.dumps(fingerprint, indent=2) + "\n")
+
+
+def _fingerprint_changes(previous: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    changed = [k for k in ("model", "task", "max_new_tokens") if previous.get(k) != current[k]]
+    old_methods = previous.get("methods", {})
+    changed += [f"methods.{n}" for n, spec in current["methods"].items() if old_methods.get(n, spec) != spec]
+    old_prompts = previous.get("prompts", {})
+    changed += [f"prompt of {i}" for i, h in current["prompts"].items() if old_prompts.get(i, h) != h][:5]
+    return changed
+
+
+def _prompt_hash(example: Example) -> str:
+    text = json.dumps([dict(m) for m in example.prompt], sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 def _describe(method: EvalMethod) -> dict[str, Any]:

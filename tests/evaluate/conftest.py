@@ -15,6 +15,6 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory):
     """A saved tiny random Llama with a chat template (skips without torch/transformers)."""
     pytest.importorskip("torch")
     pytest.importorskip("transformers")
-    from tiny import build_tiny_model
+    from eval_tiny import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("tiny_model"))

@@ -10,7 +10,7 @@ import threading
 import time
 
 import pytest
-from toy import SCRIPT, FakeBackend, ToyTask
+from eval_toy import SCRIPT, FakeBackend, ToyTask
 
 openai = pytest.importorskip("openai")
 

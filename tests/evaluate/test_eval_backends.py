@@ -56,7 +56,7 @@ def test_transformers_greedy_is_deterministic(tiny_model_dir) -> None:
 
 
 def test_chat_template_used_when_present_else_plain(tiny_model_dir, tmp_path) -> None:
-    from tiny import build_tiny_model
+    from eval_tiny import build_tiny_model
 
     from beyondmode.evaluate.backends.transformers_backend import TransformersBackend
 

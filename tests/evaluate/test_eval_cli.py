@@ -14,7 +14,7 @@ from beyondmode.evaluate.job import load_job, resolve_task
 def _config(path: Path, model: Path, output: Path, **extra: object) -> Path:
     text = f"""
 model: {model}
-task: toy:toy_task
+task: eval_toy:toy_task
 output_dir: {output}
 eval:
   methods: [multi_answer, best_of_k, greedy]
@@ -63,6 +63,6 @@ def test_missing_model_directory_is_named(tmp_path) -> None:
 
 
 def test_task_spec_must_resolve() -> None:
-    assert resolve_task("toy:toy_task").name == "toy"
+    assert resolve_task("eval_toy:toy_task").name == "toy"
     with pytest.raises(ValueError, match="cannot import"):
         resolve_task("toy:nothing")

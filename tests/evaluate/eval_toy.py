@@ -49,7 +49,7 @@ class ToyTask:
 
 
 def toy_task() -> ToyTask:
-    """Factory used by `beyondmode eval` configs in tests (`task: toy:toy_task`)."""
+    """Factory used by `beyondmode eval` configs in tests (`task: eval_toy:toy_task`)."""
     return ToyTask()
 
 

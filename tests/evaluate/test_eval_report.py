@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from toy import SCRIPT, FakeBackend, ToyTask
+from eval_toy import SCRIPT, FakeBackend, ToyTask
 
 from beyondmode.evaluate.runner import run_evaluation
 from beyondmode.evaluate.settings import EvalSettings

@@ -9,7 +9,7 @@ import dataclasses
 import json
 
 import pytest
-from toy import SCRIPT, TOY_ITEMS, FakeBackend, ToyTask
+from eval_toy import SCRIPT, TOY_ITEMS, FakeBackend, ToyTask
 
 from beyondmode.evaluate.backends.scripted import whitespace_tokens
 from beyondmode.evaluate.methods import build_methods

@@ -85,3 +85,40 @@ def test_vllm_backend_explains_missing_package() -> None:
 
     with pytest.raises(ImportError, match="pip install vllm"):
         VLLMBackend("some/model")
+
+
+def test_evaluation_imports_leave_torch_out() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, beyondmode.evaluate, beyondmode.report, beyondmode.evaluate.runner;"
+        "print(sorted(m for m in ('torch', 'transformers', 'vllm', 'matplotlib') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+@pytest.mark.gpu
+def test_transformers_backend_on_cuda(tiny_model_dir) -> None:
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    from beyondmode.evaluate.backends.transformers_backend import TransformersBackend
+
+    backend = TransformersBackend.from_pretrained(tiny_model_dir, device="cuda")
+    out = backend.generate(PROMPTS, n=3, temperature=0.7, max_new_tokens=6, seed=0)
+    assert [len(s) for s in out] == [3, 3] and all(1 <= g.num_tokens <= 6 for s in out for g in s)
+
+
+@pytest.mark.gpu
+def test_vllm_backend_on_gpu(tiny_model_dir) -> None:
+    pytest.importorskip("vllm")
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    from beyondmode.evaluate.backends.vllm_backend import VLLMBackend
+
+    backend = VLLMBackend(tiny_model_dir, gpu_memory_utilization=0.2, enforce_eager=True)
+    out = backend.generate(PROMPTS, n=2, temperature=0.7, max_new_tokens=6, seed=0)
+    assert [len(s) for s in out] == [2, 2] and all(1 <= g.num_tokens <= 6 for s in out for g in s)

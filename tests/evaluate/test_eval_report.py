@@ -98,6 +98,14 @@ def test_latest_checkpoint_trainer_state_gives_the_curves(tmp_path) -> None:
     assert curves["coverage"][-1] == (20.0, pytest.approx(0.3))
 
 
+def test_two_runs_side_by_side(report, tmp_path) -> None:
+    run_dir = report.markdown.parent.parent / "tiny-multi"
+    files = build_report([run_dir, run_dir], tmp_path / "two")
+    text = files.markdown.read_text()
+    assert "| tiny-multi / best_of_k |" in text and "| tiny-multi-2 / best_of_k |" in text
+    assert text.count("oracle (Bayes-optimal set)") == 4  # once in each of the four tables
+
+
 def test_missing_run_directory_is_named(tmp_path) -> None:
     with pytest.raises(FileNotFoundError, match="nothing-here"):
         build_report([tmp_path / "nothing-here"], tmp_path / "out")

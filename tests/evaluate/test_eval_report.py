@@ -33,6 +33,7 @@ TRAINER_STATE = {
             "reward": 0.3 + 0.02 * step,
             "rewards/format/mean": min(1.0, 0.5 + 0.05 * step),
             "rewards/coverage/mean": 0.1 + 0.01 * step,
+            "terms/brier": 0.7,
             "loss": 0.1,
         }
         for step in range(0, 21, 5)
@@ -94,8 +95,8 @@ def test_latest_checkpoint_trainer_state_gives_the_curves(tmp_path) -> None:
     found = find_trainer_state(tmp_path)
     assert found is not None and found.parent.name == "checkpoint-40"
     curves = training_curves(found)
-    assert set(curves) == {"reward", "format", "coverage", "loss"}
-    assert curves["coverage"][-1] == (20.0, pytest.approx(0.3))
+    assert set(curves) == {"reward", "rewards/format", "rewards/coverage", "terms/brier", "loss"}
+    assert curves["rewards/coverage"][-1] == (20.0, pytest.approx(0.3))
 
 
 def test_two_runs_side_by_side(report, tmp_path) -> None:

@@ -33,6 +33,7 @@ def write_atomic(path: Path, text: str) -> None:
             stream.write(text)
             stream.flush()
             os.fsync(stream.fileno())
+        os.chmod(temp, 0o644)  # mkstemp creates 0600; results are meant to be read by others
         os.replace(temp, path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)

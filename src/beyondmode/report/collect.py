@@ -57,7 +57,9 @@ def _step_of(name: str) -> int:
 def training_curves(path: Path) -> dict[str, list[tuple[float, float]]]:
     """(step, value) series of the reward and every reward term in TRL's log history.
 
-    Keys kept: `reward`, `rewards/<term>/mean` (as `<term>`), `loss`, `kl`, `completions/mean_length`.
+    Keys kept: `reward`, TRL's per-function `rewards/<name>/mean` (as `rewards/<name>`), the per-term
+    `terms/<term>` and `format/parse_failure` that beyondmode's reward logs, `loss`, `kl`,
+    `completions/mean_length`.
     """
     try:
         state = json.loads(path.read_text(encoding="utf-8"))
@@ -76,9 +78,11 @@ def training_curves(path: Path) -> dict[str, list[tuple[float, float]]]:
 
 
 def _curve_name(key: str) -> str | None:
-    if key in ("reward", "loss", "kl", "completions/mean_length"):
+    if key in ("reward", "loss", "kl", "completions/mean_length", "format/parse_failure"):
         return key
-    match = re.fullmatch(r"rewards/(.+)/mean", key)
+    if re.fullmatch(r"terms/[\w.-]+", key):
+        return key
+    match = re.fullmatch(r"(rewards/.+)/mean", key)
     return match.group(1) if match else None
 
 

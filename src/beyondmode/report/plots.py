@@ -73,7 +73,8 @@ def distinct_histogram(runs: Sequence[RunData], path: Path) -> Path | None:
     n = int(runs[0].summary.get("settings", {}).get("max_answers", 30))
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.2))
-    edges = [x - 0.5 for x in range(n + 2)]
+    largest = max(max(block["distinct_per_example"]) for _, _, block in series)
+    edges = [x - 0.5 for x in range(int(min(n, largest)) + 2)]
     for label, _, block in series:
         ax.hist(block["distinct_per_example"], bins=edges, histtype="step", linewidth=1.8, label=label)
     ax.set_xlabel(f"distinct answers among {n}")
@@ -95,8 +96,9 @@ def reliability_diagrams(runs: Sequence[RunData], path: Path) -> Path | None:
     fig, axes = plt.subplots(rows, columns, figsize=(3.6 * columns, 3.4 * rows), squeeze=False)
     for ax, (label, _, block) in zip(axes.flat, series, strict=False):
         bins = block["reliability"]
-        centers = [(b["lower"] + b["upper"]) / 2 for b in bins]
-        accuracy = [b["accuracy"] if b["count"] else 0.0 for b in bins]
+        filled = [b for b in bins if b["count"]]  # empty bins are left blank, not drawn as a 0 hit rate
+        centers = [(b["lower"] + b["upper"]) / 2 for b in filled]
+        accuracy = [b["accuracy"] for b in filled]
         ax.bar(centers, accuracy, width=1 / len(bins), edgecolor="black", alpha=0.7, label="hit rate")
         ax.plot([0, 1], [0, 1], "k--", linewidth=1)
         ece = (block["metrics"].get("ece") or {}).get("mean")

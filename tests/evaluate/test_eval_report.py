@@ -104,7 +104,7 @@ def test_two_runs_side_by_side(report, tmp_path) -> None:
     files = build_report([run_dir, run_dir], tmp_path / "two")
     text = files.markdown.read_text()
     assert "| tiny-multi / best_of_k |" in text and "| tiny-multi-2 / best_of_k |" in text
-    assert text.count("oracle (Bayes-optimal set)") == 4  # once in each of the four tables
+    assert text.count("oracle (Bayes-optimal set)") == 5  # once in each of the five tables
 
 
 def test_missing_run_directory_is_named(tmp_path) -> None:

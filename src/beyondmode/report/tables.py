@@ -66,15 +66,15 @@ def metric_table(
 
 
 def report_tables(runs: Sequence[RunData]) -> list[Table]:
-    """Accuracy and diversity; calibration; cost; strict vs lenient parsing."""
+    """Recall and diversity; coverage and pass@k; calibration; cost; strict vs lenient parsing."""
     settings = _settings(runs)
     ks = settings.get("recall_ks", [1, 3, 5, 10, 30])
     n = settings.get("max_answers", 30)
-    accuracy = [(f"recall@{k}", f"recall@{k}") for k in ks] + [(f"coverage@{k}", f"coverage@{k}") for k in ks]
-    accuracy += [(f"pass@{k}", f"pass@{k}") for k in ks] + [
+    recall = [(f"recall@{k}", f"recall@{k}") for k in ks] + [
         ("top1", "top1"),
         (f"distinct@{n}", f"distinct@{n}"),
     ]
+    coverage = [(f"coverage@{k}", f"coverage@{k}") for k in ks] + [(f"pass@{k}", f"pass@{k}") for k in ks]
     calibration = [
         ("set_brier", "set Brier ↓"),
         ("ece", "ECE ↓"),
@@ -91,10 +91,17 @@ def report_tables(runs: Sequence[RunData]) -> list[Table]:
     return [
         metric_table(
             runs,
-            "Accuracy and diversity",
-            accuracy,
-            "recall@k counts distinct gold answers among the first k answers (multi-answer: "
-            "ceil(k/K) generations); pass@k only for i.i.d. samples (best-of-k).",
+            "Recall@k, top-1 and diversity",
+            recall,
+            "recall@k counts distinct gold answers among the first k answers (multi-answer: ceil(k/K) "
+            "generations; best-of-k: k samples); distinct@n counts distinct answers among n.",
+        ),
+        metric_table(
+            runs,
+            "Coverage@k and pass@k",
+            coverage,
+            "coverage@k: some answer among the first k hits; pass@k (unbiased estimator) only for i.i.d. "
+            "samples (best-of-k), never for the K candidates of one generation.",
         ),
         metric_table(
             runs,

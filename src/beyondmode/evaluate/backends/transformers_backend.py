@@ -34,6 +34,7 @@ class TransformersBackend:
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
         tokenizer.padding_side = "left"
+        self.stop_ids = _stop_ids(model, tokenizer)
 
     @classmethod
     def from_pretrained(
@@ -107,18 +108,34 @@ class TransformersBackend:
         for i in range(len(prompts)):
             samples = []
             for j in range(n):
-                ids = _strip_padding(new_tokens[i * n + j].tolist(), self.tokenizer)
+                ids = _strip_padding(new_tokens[i * n + j].tolist(), self.stop_ids)
                 text = self.tokenizer.decode(ids, skip_special_tokens=True)
                 samples.append(Generation(text.strip(), len(ids), seconds))
             results.append(samples)
         return results
 
 
-def _strip_padding(ids: list[int], tokenizer: Any) -> list[int]:
-    """Generated ids up to and including the first EOS (the generated length in tokens)."""
-    eos = tokenizer.eos_token_id
-    eos_ids = set(eos) if isinstance(eos, list) else {eos}
+def _strip_padding(ids: list[int], stop_ids: frozenset[int]) -> list[int]:
+    """Generated ids up to and including the first stop token (the generated length in tokens).
+
+    >>> _strip_padding([5, 6, 2, 2, 2], frozenset({2}))
+    [5, 6, 2]
+    """
     for position, token in enumerate(ids):
-        if token in eos_ids:
+        if token in stop_ids:
             return ids[: position + 1]
     return ids
+
+
+def _stop_ids(model: Any, tokenizer: Any) -> frozenset[int]:
+    """The tokenizer's EOS and the model's generation-config EOS ids (some models stop on several)."""
+    ids: set[int] = set()
+    for eos in (
+        tokenizer.eos_token_id,
+        getattr(getattr(model, "generation_config", None), "eos_token_id", None),
+    ):
+        if isinstance(eos, int):
+            ids.add(eos)
+        elif isinstance(eos, (list, tuple)):
+            ids.update(int(e) for e in eos)
+    return frozenset(ids)

@@ -55,11 +55,17 @@ def test_overrides_and_unknown_keys(tmp_path) -> None:
         load_job(_config(tmp_path / "bad.yaml", Path("m"), tmp_path / "run", modle="x"))
 
 
-def test_missing_model_directory_is_named(tmp_path) -> None:
+def test_missing_model_directory_is_named(tmp_path, capsys) -> None:
     pytest.importorskip("transformers")
     config = _config(tmp_path / "eval.yaml", tmp_path / "no-model", tmp_path / "run")
-    with pytest.raises(FileNotFoundError, match="no-model"):
-        main(["eval", str(config)])
+    assert main(["eval", str(config)]) == 2
+    assert "no-model" in capsys.readouterr().err
+
+
+def test_bad_config_is_one_error(tmp_path, caplog) -> None:
+    config = _config(tmp_path / "eval.yaml", tmp_path / "m", tmp_path / "run")
+    assert main(["eval", str(config), "eval.temperature=-1"]) == 2
+    assert "eval.temperature" in caplog.text
 
 
 def test_task_spec_must_resolve() -> None:

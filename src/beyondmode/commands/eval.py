@@ -27,6 +27,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from beyondmode.evaluate.backends import build_backend
+    from beyondmode.evaluate.backends.openai_backend import BackendUnreachableError
     from beyondmode.evaluate.job import load_job, resolve_task
     from beyondmode.evaluate.runner import run_evaluation
 
@@ -36,12 +37,20 @@ def run(args: argparse.Namespace) -> int:
         if not sep:
             raise SystemExit(f"override {item!r} must look like key=value")
         overrides[key] = yaml.safe_load(value)
-    job = load_job(args.config, overrides)
-    task = resolve_task(job.task, job.task_options)
+    try:
+        job = load_job(args.config, overrides)
+        task = resolve_task(job.task, job.task_options)
+    except (ValueError, KeyError) as error:
+        logger.error("beyondmode eval: bad configuration: %s", error)
+        return 2
     backend = build_backend(job.settings, job.model)
-    summary = run_evaluation(
-        task, backend, job.settings, job.output_dir, model=job.model, progress=not args.no_progress
-    )
+    try:
+        summary = run_evaluation(
+            task, backend, job.settings, job.output_dir, model=job.model, progress=not args.no_progress
+        )
+    except BackendUnreachableError as error:
+        logger.error("beyondmode eval: %s", error)
+        return 2
     for name, block in summary["methods"].items():
         metrics = block["metrics"]
         shown = {

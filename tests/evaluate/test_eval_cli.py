@@ -72,3 +72,10 @@ def test_task_spec_must_resolve() -> None:
     assert resolve_task("eval_toy:toy_task").name == "toy"
     with pytest.raises(ValueError, match="cannot import"):
         resolve_task("toy:nothing")
+
+
+def test_shipped_eval_config_loads() -> None:
+    config = Path(__file__).resolve().parents[2] / "configs" / "eval_ddx_sim.yaml"
+    job = load_job(config)
+    assert job.task == "ddx_sim" and job.settings.num_candidates == 3 and job.settings.max_answers == 30
+    assert resolve_task(job.task, job.task_options).name == "ddx_sim"

@@ -79,3 +79,13 @@ def test_shipped_eval_config_loads() -> None:
     job = load_job(config)
     assert job.task == "ddx_sim" and job.settings.num_candidates == 3 and job.settings.max_answers == 30
     assert resolve_task(job.task, job.task_options).name == "ddx_sim"
+
+
+def test_settings_work_as_an_omegaconf_structured_config() -> None:
+    from omegaconf import OmegaConf
+
+    from beyondmode.evaluate.settings import EvalSettings
+
+    merged = OmegaConf.merge(OmegaConf.structured(EvalSettings), {"methods": ["greedy"], "recall_ks": [1, 5]})
+    settings = OmegaConf.to_object(merged)
+    assert settings.methods == ("greedy",) and settings.recall_ks == (1, 5)

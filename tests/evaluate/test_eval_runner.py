@@ -202,3 +202,23 @@ def test_scripted_bayes_optimal_answers_score_like_the_oracle(tmp_path) -> None:
     for key in ("recall@1", "recall@2", "recall@4", "top1", "coverage@2"):
         assert model[key]["mean"] == pytest.approx(oracle[key]["mean"]), key
     assert model["oracle_gap"]["mean"] == pytest.approx(0.0, abs=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("method", "num_generations", "candidates", "extra"),
+    [
+        ("multi_answer", 2, 2, False),
+        ("prompt_multi", 2, 2, False),
+        ("verbalized", 2, 2, True),
+        ("best_of_k", 4, 1, False),
+        ("greedy", 1, 1, False),
+    ],
+)
+def test_method_catalogue(method, num_generations, candidates, extra) -> None:
+    (built,) = build_methods(dataclasses.replace(SETTINGS, methods=(method,)))
+    assert built.num_generations == num_generations and built.answer_format.num_candidates == candidates
+    example = next(ToyTask().examples(built.answer_format))
+    prompt = built.prompt(example)
+    assert prompt[0] == dict(example.prompt[0])
+    assert ("full distribution" in prompt[-1]["content"]) is extra
+    assert built.iid is (method == "best_of_k")

@@ -14,10 +14,22 @@ import sys
 
 from beyondmode import __version__
 from beyondmode.log_setup import configure_logging
+from beyondmode.tasks.rows import RowError
 
 logger = logging.getLogger(__name__)
 
-COMMAND_MODULES: tuple[str, ...] = ("warmstart", "train")
+COMMAND_MODULES: tuple[str, ...] = (
+    "demo",
+    "train",
+    "warmstart",
+    "eval",
+    "report",
+    "serve",
+    "score",
+    "data",
+    "ddxplus_stats",
+    "export",
+)
 """Modules of `beyondmode.commands`, in the order their commands appear in `--help`."""
 
 
@@ -27,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Multi-answer RL: K distinct candidates with calibrated confidences in one generation.",
     )
     parser.add_argument("--version", action="version", version=f"beyondmode {__version__}")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv: debug)")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="debug logging")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(f"beyondmode.commands.{name}").register(subparsers)
@@ -46,6 +58,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except (FileNotFoundError, IsADirectoryError, RowError) as error:
+        if args.verbose:
+            raise
+        print(f"beyondmode {args.command}: error: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

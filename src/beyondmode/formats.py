@@ -26,13 +26,14 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 
 from beyondmode.types import Candidate, ParsedResponse, Violation
 
 FORMAT_VERSION = 1
 """Bumped whenever a change makes the same text parse differently."""
 
-_TAG = re.compile(r"<(/?)(think|analysis|answer|confidence)(\d*)>")
+_TAG_HEAD = re.compile(r"(/?)(think|analysis|answer|confidence)(\d*)")
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _NON_FINITE = frozenset({"nan", "+nan", "-nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"})
 _FENCE = re.compile(r"\A```[\w+.-]*[ \t]*\n(.*?)\n?[ \t]*```\Z", re.DOTALL)
@@ -47,6 +48,7 @@ class Layout(StrEnum):
     SPLIT = "split"
 
 
+@lru_cache(maxsize=1 << 14)
 def parse_confidence(raw: str) -> tuple[float | None, Violation | None]:
     """Read a stated confidence: `0.4`, `.4`, `40%` (and `1`, `0`, `4e-1`).
 
@@ -76,11 +78,13 @@ def parse_confidence(raw: str) -> tuple[float | None, Violation | None]:
 
 
 def _unwrap_fence(text: str) -> str:
+    if not text.startswith("```"):
+        return text
     match = _FENCE.match(text)
     return match.group(1) if match else text
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)  # no slots: derived lookup tables live in __dict__, outside the fields
 class AnswerFormat:
     """A format variant: K slots, confidences on/off, think required or optional, analysis, layout.
 
@@ -107,7 +111,12 @@ class AnswerFormat:
             raise ValueError(f"num_candidates must be >= 1, got {self.num_candidates}")
         if not 0 <= self.confidence_decimals <= 6:
             raise ValueError(f"confidence_decimals must be in 0..6, got {self.confidence_decimals}")
+        if self.layout not in tuple(Layout):
+            raise ValueError(f"layout must be one of {[m.value for m in Layout]}, got {self.layout!r}")
         object.__setattr__(self, "layout", Layout(self.layout))
+        ranks = {key: rank for rank, key in enumerate(self._slot_order(), start=1)}
+        object.__setattr__(self, "_ranks", ranks)
+        object.__setattr__(self, "_well_formed", self._well_formed_pattern())
 
     # ----------------------------------------------------------------------------------------- tags
     def tag(self, name: str, slot: int) -> str:
@@ -186,10 +195,13 @@ class AnswerFormat:
                 where = "after each answer" if self.layout is Layout.INTERLEAVED else "after all the answers"
                 sentences.append(
                     f"{where.capitalize()}, state the probability that each answer is correct, a number "
-                    f"between 0 and 1, inside <confidence1> </confidence1> to <confidence{k}> </confidence{k}>."
+                    f"between 0 and 1, inside <confidence1> </confidence1> to "
+                    f"<confidence{k}> </confidence{k}>."
                 )
         if self.with_analysis:
-            sentences.append("You may end with a short analysis of your uncertainty inside <analysis> </analysis>.")
+            sentences.append(
+                "You may end with a short analysis of your uncertainty inside <analysis> </analysis>."
+            )
         if not self.allow_text_outside:
             sentences.append("Write nothing outside these tags.")
         skeleton = self._skeleton() if k > 1 or self.with_confidence else ""
@@ -205,9 +217,49 @@ class AnswerFormat:
         """Parse a completion; never raises. See the module docstring for the format."""
         if not isinstance(text, str):
             return ParsedResponse((), (Violation.MISSING_ANSWER,), repr(text))
+        if self._well_formed is not None:
+            match = self._well_formed.fullmatch(text)
+            if match is not None:
+                return self._parse_well_formed(text, match)
+        return self.parse_general(text)
+
+    def _well_formed_pattern(self) -> re.Pattern[str] | None:
+        """A regex for the exact expected tag sequence with no "<" inside blocks (the common case).
+
+        It only decides the tag structure; the contents go through the same candidate reading as the
+        general parser, and a test checks that both give identical results.
+        """
+        if self.allow_text_outside:
+            return None
+        block = r"<{0}>([^<]*)</{0}>\s*"
+        think = block.format("think")
+        parts = [r"\s*", think if self.require_think else f"(?:{think})?"]
+        parts += [block.format(self.tag(name, slot)) for name, slot in self._slot_order()]
+        if self.with_analysis:
+            parts.append(f"(?:{block.format('analysis')})?")
+        return re.compile("".join(parts))
+
+    def _parse_well_formed(self, text: str, match: re.Match[str]) -> ParsedResponse:
+        groups = match.groups()
+        think = groups[0].strip() if groups[0] is not None else None
+        analysis = None
+        if self.with_analysis:
+            analysis = groups[-1].strip() if groups[-1] is not None else None
+            groups = groups[:-1]
+        answers: dict[int, str] = {}
+        confidences: dict[int, str] = {}
+        for (name, slot), value in zip(self._ranks, groups[1:], strict=True):
+            (answers if name == "answer" else confidences)[slot] = value
+        violations: list[Violation] = []
+        candidates = self._candidates(answers, confidences, violations)
+        found = tuple(dict.fromkeys(violations)) if violations else ()
+        return ParsedResponse(candidates, found, text, think, analysis)
+
+    def parse_general(self, text: str) -> ParsedResponse:
+        """The general parser: any text, every violation. `parse` uses it whenever the fast path fails."""
         violations: list[Violation] = []
         blocks = self._blocks(text, violations)
-        expected_rank = {key: rank for rank, key in enumerate(self._slot_order(), start=1)}
+        expected_rank = self._ranks
         k = self.num_candidates
         answers: dict[int, str] = {}
         confidences: dict[int, str] = {}
@@ -293,38 +345,57 @@ class AnswerFormat:
         return tuple(candidates)
 
     def _blocks(self, text: str, violations: list[Violation]) -> list[tuple[str, str, str]]:
-        """Split `text` into (name, number, content) blocks; record tag-structure violations."""
+        """Split `text` into (name, number, content) blocks; record tag-structure violations.
+
+        Splitting on "<" (one C call) and recognising the tag at the head of each piece is several
+        times faster than a capturing regex; a piece whose head is not one of our tags (`<sub>`, `a < b`)
+        is glued back onto the text it belongs to.
+        """
+        pieces = text.split("<")
+        outside = pieces[0]
         blocks: list[tuple[str, str, str]] = []
-        open_name: str | None = None
-        open_number = ""
-        open_end = 0
-        outside_end = 0
         check_outside = not self.allow_text_outside
-        for match in _TAG.finditer(text):
-            closing, name, number = match.groups()
-            start, end = match.span()
+        open_name: str | None = None
+        open_number = content = ""
+        for piece in pieces[1:]:
+            end = piece.find(">")
+            tag = _tag_info(piece[:end]) if end > 0 else None
+            if tag is None:
+                if open_name is None:
+                    outside += "<" + piece
+                else:
+                    content += "<" + piece
+                continue
+            closing, name, number = tag
+            after = piece[end + 1 :]
             if open_name is None:
-                if check_outside and text[outside_end:start].strip():
+                if check_outside and outside and not outside.isspace():
                     violations.append(Violation.TEXT_OUTSIDE_TAGS)
                 if closing:
                     violations.append(Violation.UNOPENED_TAG)
-                    outside_end = end
-                    continue
-                open_name, open_number, open_end = name, number, end
+                    outside = after
+                else:
+                    open_name, open_number, content = name, number, after
                 continue
-            if closing and (name != open_name or number != open_number):
-                violations.append(Violation.UNCLOSED_TAG)
-            elif not closing:
+            if not closing:
                 violations.append(Violation.NESTED_TAG)
-            blocks.append((open_name, open_number, text[open_end:start]))
+            elif name != open_name or number != open_number:
+                violations.append(Violation.UNCLOSED_TAG)
+            blocks.append((open_name, open_number, content))
             if closing:
-                open_name = None
-                outside_end = end
+                open_name, outside = None, after
             else:
-                open_name, open_number, open_end = name, number, end
+                open_name, open_number, content = name, number, after
         if open_name is not None:
             violations.append(Violation.UNCLOSED_TAG)
-            blocks.append((open_name, open_number, text[open_end:]))
-        elif check_outside and text[outside_end:].strip():
+            blocks.append((open_name, open_number, content))
+        elif check_outside and outside and not outside.isspace():
             violations.append(Violation.TEXT_OUTSIDE_TAGS)
         return blocks
+
+
+@lru_cache(maxsize=4096)
+def _tag_info(head: str) -> tuple[bool, str, str] | None:
+    """("/answer2") -> (True, "answer", "2"); None when `head` is not one of the format's tags."""
+    match = _TAG_HEAD.fullmatch(head)
+    return None if match is None else (bool(match.group(1)), match.group(2), match.group(3))

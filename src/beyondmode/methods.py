@@ -51,7 +51,10 @@ def method_spec(method: Method | str, *, multi_gold: bool = False, **overrides: 
         spec = RewardSpec(accuracy=AccuracyTerm.COVERAGE, gate_uniqueness=True)
     else:
         spec = RewardSpec(
-            accuracy=AccuracyTerm.COVERAGE, brier_weight=0.5, gate_uniqueness=True, gate_sum_le_1=not multi_gold
+            accuracy=AccuracyTerm.COVERAGE,
+            brier_weight=0.5,
+            gate_uniqueness=True,
+            gate_sum_le_1=not multi_gold,
         )
     return replace(spec, **overrides) if overrides else spec
 

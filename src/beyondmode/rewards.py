@@ -114,7 +114,7 @@ def brier(hits: Sequence[float], confidences: Sequence[float | None], num_candid
     >>> brier([1.0, 0.0], [0.8, 0.1], num_candidates=2)
     0.975
     """
-    if len(confidences) != len(hits) or any(q is None for q in confidences):
+    if len(confidences) != len(hits) or None in confidences:
         return 0.0
     total = 0.0
     for q, y in zip(confidences, hits, strict=True):
@@ -140,7 +140,7 @@ def top1(hits: Sequence[float], confidences: Sequence[float | None]) -> float:
     if not hits:
         return 0.0
     best = 0
-    if all(q is not None for q in confidences):
+    if confidences and None not in confidences:
         for index, q in enumerate(confidences):
             if q > confidences[best]:  # type: ignore[operator]
                 best = index
@@ -153,11 +153,14 @@ def sum_le_1(confidences: Sequence[float | None], tolerance: float = 0.01) -> fl
     >>> sum_le_1([0.5, 0.3, 0.2]), sum_le_1([0.6, 0.6])
     (1.0, 0.0)
     """
-    return 1.0 if sum(q for q in confidences if q is not None) <= 1.0 + tolerance else 0.0
+    total = sum(confidences) if None not in confidences else sum(q for q in confidences if q is not None)
+    return 1.0 if total <= 1.0 + tolerance else 0.0
 
 
 # ------------------------------------------------------------------------------------ combining
-def compute_terms(parsed: ParsedResponse, grades: Grades, num_candidates: int, tolerance: float) -> dict[str, float]:
+def compute_terms(
+    parsed: ParsedResponse, grades: Grades, num_candidates: int, tolerance: float
+) -> dict[str, float]:
     """Every term of DESIGN section 4 for one graded completion."""
     confidences = parsed.confidences
     hits = grades.hits
@@ -184,4 +187,4 @@ def combine(terms: Mapping[str, float], spec: RewardSpec) -> RewardBreakdown:
         + spec.top1_weight * terms["top1"] * gate_format
     )
     gates = {"format": gate_format, "uniqueness": gate_unique, "sum_le_1": gate_sum}
-    return RewardBreakdown(dict(terms), gates, total)
+    return RewardBreakdown(terms, gates, total)

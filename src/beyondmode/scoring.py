@@ -86,7 +86,7 @@ class Scorer:
         if self.mode is RewardMode.EXPECTED:
             if posterior is None:
                 raise ValueError("reward mode 'expected' needs the example's posterior; use mode 'label'")
-            return grade_expected(parsed.texts, posterior, self.grader)
+            return grade_expected(parsed.texts, posterior, self.grader, _gold_tuple(gold))
         return grade_labels(parsed.texts, _gold_tuple(gold), self.grader)
 
 

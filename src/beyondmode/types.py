@@ -114,7 +114,7 @@ def as_gold(gold: Sequence[str | Sequence[str]]) -> tuple[tuple[str, ...], ...]:
     for position, element in enumerate(gold):
         if isinstance(element, str):
             result.append((element,))
-        elif isinstance(element, Sequence) and element and all(isinstance(a, str) for a in element):
+        elif isinstance(element, list | tuple) and element and all(isinstance(a, str) for a in element):
             result.append(tuple(element))
         else:
             raise TypeError(

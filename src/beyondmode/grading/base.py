@@ -81,25 +81,35 @@ def grade_labels(texts: Sequence[str], gold: Gold, grader: Grader) -> Grades:
     return Grades(tuple(hits), tuple(matched), distinct, len(gold))
 
 
-def grade_expected(texts: Sequence[str], posterior: Mapping[str, float], grader: Grader) -> Grades:
+def grade_expected(
+    texts: Sequence[str], posterior: Mapping[str, float], grader: Grader, gold: Gold = ()
+) -> Grades:
     """Grade candidates by their probability of being the truth under an exact posterior (expected mode).
 
     y_i = P(candidate i is the true answer | prompt), with duplicates and re-hits scored 0, exactly as a
-    label would score them.
+    label would score them. A posterior answer also accepts the aliases of the gold element it names
+    (so "flu" earns P("influenza") when the gold element is ("influenza", "flu")).
 
     >>> from beyondmode.grading import get_grader
-    >>> post = {"flu": 0.7, "cold": 0.3}
-    >>> grade_expected(["cold", "flu", "cold"], post, get_grader("exact_match")).hits
+    >>> post = {"influenza": 0.7, "cold": 0.3}
+    >>> grade_expected(["cold", "flu", "cold"], post, get_grader("exact_match"), (("influenza", "flu"),)).hits
     (0.3, 0.7, 0.0)
     """
     keys = tuple(posterior)
-    as_gold = tuple((key,) for key in keys)
-    labels = grade_labels(texts, as_gold, grader)
-    hits = tuple(
-        0.0 if index is None else float(posterior[keys[index]]) for index in labels.matched
-    )
+    labels = grade_labels(texts, _posterior_as_gold(keys, gold, grader), grader)
+    hits = tuple(0.0 if index is None else float(posterior[keys[index]]) for index in labels.matched)
     matched = tuple(None if index is None else keys[index] for index in labels.matched)
     return Grades(hits, matched, labels.distinct, 1)
+
+
+def _posterior_as_gold(keys: tuple[str, ...], gold: Gold, grader: Grader) -> Gold:
+    if not gold:
+        return tuple((key,) for key in keys)
+    result = []
+    for key in keys:
+        index = grader.match(key, gold)
+        result.append((key, *gold[index]) if index is not None else (key,))
+    return tuple(result)
 
 
 _REGISTRY: dict[str, Callable[[], Grader]] = {}

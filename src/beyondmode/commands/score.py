@@ -1,0 +1,74 @@
+"""`beyondmode score COMPLETIONS.jsonl`: score any model's saved completions with a method's rewards."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import track
+from rich.table import Table
+
+from beyondmode.atomic_write import write_jsonl_atomic
+from beyondmode.methods import Method
+from beyondmode.score_file import ScoreSummary, SkippedRow, score_lines
+from beyondmode.scoring import RewardMode, Scorer
+
+logger = logging.getLogger(__name__)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "score",
+        help="score a JSONL file of completions with a method's reward terms",
+        description=(
+            "Each input row holds `completion` (text) and `gold` (list of accepted answers; an element may "
+            "be a list of aliases), optionally `posterior` ({answer: probability}, for --reward-mode "
+            "expected) and `id`. Each output row adds format_ok, violations, candidates, hits, every "
+            "reward term, the gates and the total. Malformed rows are reported with their line number."
+        ),
+    )
+    parser.add_argument("completions", type=Path, help="input JSONL file")
+    parser.add_argument("--method", choices=[m.value for m in Method], default="multi_rlcr")
+    parser.add_argument("--k", type=int, default=3, help="number of candidates K for the multi methods")
+    parser.add_argument(
+        "--multi-gold", action="store_true", help="gold sets have several answers (no sum<=1 gate)"
+    )
+    parser.add_argument("--grader", default="exact_match", help="grader name (exact_match, math, code, ...)")
+    parser.add_argument("--reward-mode", choices=[m.value for m in RewardMode], default="label")
+    parser.add_argument("--out", type=Path, help="output JSONL of scored rows")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if not args.completions.is_file():
+        raise FileNotFoundError(f"input file not found: {args.completions}")
+    scorer = Scorer.for_method(
+        args.method, args.k, multi_gold=args.multi_gold, grader=args.grader, mode=args.reward_mode
+    )
+    lines = args.completions.read_text(encoding="utf-8").splitlines()
+    summary = ScoreSummary()
+    rows = []
+    for result in track(score_lines(lines, scorer), total=len(lines), description="scoring", transient=True):
+        if isinstance(result, SkippedRow):
+            logger.warning("%s: %s", args.completions, result.message)
+            summary.skipped.append(result)
+            continue
+        summary.add(result)
+        rows.append(result)
+    if args.out:
+        write_jsonl_atomic(args.out, rows)
+        logger.info("wrote %d scored rows to %s", len(rows), args.out)
+    _print_summary(summary, args)
+    return 0 if summary.scored else 1
+
+
+def _print_summary(summary: ScoreSummary, args: argparse.Namespace) -> None:
+    table = Table(title=f"{args.completions.name}: {args.method}, K={args.k}, {args.reward_mode} rewards")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in summary.as_dict().items():
+        table.add_row(key, f"{value:.4f}" if isinstance(value, float) else json.dumps(value))
+    Console().print(table)

@@ -1,0 +1,191 @@
+"""`ddx_sim`: the embedded default task, diagnosis cases from the simulator with their exact posterior.
+
+One raw example row (as exported by `beyondmode data ddx_sim`, system message shortened):
+
+    {"id": "ddx_sim-0-000001",
+     "prompt": [{"role": "system", "content": "A patient's findings are listed. Propose distinct diagnoses
+                 ... Possible diagnoses: Common cold, Influenza, ..."},
+                {"role": "user", "content": "Findings:\\n- Chills or shivering\\n- Fatigue\\n- Headache\\n
+                 What are the most likely diagnoses?"}],
+     "gold": [["COVID-19", "COVID-19-like viral illness", "COVID", "SARS-CoV-2 infection"]],
+     "posterior": "{\\"Influenza\\": 0.67, \\"COVID-19\\": 0.25, \\"Tension headache\\": 0.05, ...}",
+     "metadata": "{\\"pathology\\": \\"COVID-19\\", \\"findings\\": [\\"chills\\", \\"fatigue\\",
+                  \\"headache\\"], ...}"}
+
+`gold="truth"` gives the simulated pathology (with aliases); `gold="differential"` gives every pathology
+whose posterior is >= `differential_threshold` (the likeliest first; at least the argmax), for multi-gold
+training. `metadata["findings"]` lists the revealed finding identifiers so a trainer can write a short
+`<think>` restating them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+
+from beyondmode.formats import AnswerFormat
+from beyondmode.tasks.base import build_prompt
+from beyondmode.tasks.ddx_kb import KnowledgeBase, embedded_kb, load_kb
+from beyondmode.tasks.ddx_sim import RevealPolicy, Simulator
+from beyondmode.types import Example
+
+logger = logging.getLogger(__name__)
+
+GOLD_MODES = ("truth", "differential")
+_CHUNK = 1024
+
+
+@dataclass(frozen=True)
+class DdxSimTask:
+    """Simulated diagnosis cases.
+
+    Options: `num_examples`, `seed`, `num_findings` (an int, a range "1-3" or "all"), `gold` ("truth" or
+    "differential"), `differential_threshold`, `kb` ("embedded", a KB JSON file, or a DDXPlus release
+    directory, which then needs `ddxplus_stats`, a probability table in the ddxplus_bed_stats shape),
+    `ddxplus_codes` ("en" or "fr": which release's evidence codes to use), `list_pathologies` (name the
+    possible diagnoses in the system prompt). The first n examples are the same whatever `num_examples`.
+    """
+
+    num_examples: int = 1000
+    seed: int = 0
+    num_findings: str | int = "1-3"
+    gold: str = "truth"
+    differential_threshold: float = 0.1
+    kb: str = "embedded"
+    ddxplus_stats: str | None = None
+    ddxplus_codes: str = "en"
+    list_pathologies: bool = True
+
+    name: ClassVar[str] = "ddx_sim"
+    grader: ClassVar[str] = "exact_match"
+
+    def __post_init__(self) -> None:
+        if self.gold not in GOLD_MODES:
+            raise ValueError(f"ddx_sim option gold must be one of {GOLD_MODES}, got {self.gold!r}")
+        if not 0 < self.differential_threshold <= 1:
+            raise ValueError(
+                f"ddx_sim option differential_threshold must be in (0, 1], got {self.differential_threshold}"
+            )
+        if self.num_examples < 0:
+            raise ValueError(f"ddx_sim option num_examples must be >= 0, got {self.num_examples}")
+        RevealPolicy.parse(self.num_findings)
+
+    @property
+    def multi_gold(self) -> bool:
+        return self.gold == "differential"
+
+    @property
+    def policy(self) -> RevealPolicy:
+        return RevealPolicy.parse(self.num_findings)
+
+    @property
+    def task_sentence(self) -> str:
+        sentence = "A patient's findings are listed. Propose distinct diagnoses, written as pathology names."
+        if self.list_pathologies:
+            sentence += " Possible diagnoses: " + ", ".join(self.simulator().kb.pathology_names) + "."
+        return sentence
+
+    def knowledge_base(self) -> KnowledgeBase:
+        return _load_knowledge_base(self.kb, self.ddxplus_stats, self.ddxplus_codes)
+
+    def simulator(self) -> Simulator:
+        return _simulator(self.kb, self.ddxplus_stats, self.ddxplus_codes)
+
+    def examples(self, answer_format: AnswerFormat) -> Iterator[Example]:
+        simulator = self.simulator()
+        system = answer_format.instructions(self.task_sentence)
+        rng = np.random.default_rng(self.seed)
+        policy = self.policy
+        for start in range(0, self.num_examples, _CHUNK):
+            count = min(_CHUNK, self.num_examples - start)
+            pathologies = simulator.sample_pathologies(rng, _CHUNK)  # full chunks: prefix-stable
+            shown = simulator.reveal_batch(rng, simulator.sample_findings(rng, pathologies), policy)
+            for offset in range(count):
+                revealed = tuple(int(a) for a in np.flatnonzero(shown[offset]))
+                yield self._example(simulator, system, start + offset, int(pathologies[offset]), revealed)
+
+    def _example(
+        self, simulator: Simulator, system: str, index: int, truth: int, revealed: tuple[int, ...]
+    ) -> Example:
+        kb = simulator.kb
+        posterior = simulator.posterior(revealed, self.policy)
+        order = np.argsort(-posterior, kind="stable")
+        differential = [int(d) for d in order if posterior[d] >= self.differential_threshold] or [
+            int(order[0])
+        ]
+        gold_rows = [truth] if self.gold == "truth" else differential
+        metadata = {
+            "pathology": kb.pathologies[truth].name,
+            "findings": [simulator.atom_ids[a] for a in revealed],
+            "finding_texts": render_findings(simulator, revealed),
+            "num_findings": len(revealed),
+            "differential": [kb.pathologies[d].name for d in differential],
+            "kb": kb.name,
+            "policy": self.num_findings,
+            "seed": self.seed,
+            "index": index,
+        }
+        return Example(
+            id=f"{self.name}-{self.seed}-{index:06d}",
+            prompt=build_prompt(system, render_case(metadata["finding_texts"])),
+            gold=tuple(kb.pathologies[d].gold for d in gold_rows),
+            grader=self.grader,
+            metadata=metadata,
+            posterior={kb.pathologies[d].name: float(posterior[d]) for d in order},
+        )
+
+
+def render_findings(simulator: Simulator, revealed: tuple[int, ...]) -> list[str]:
+    """One English line per evidence (a multi-choice evidence's values share a line), in KB order."""
+    by_evidence: dict[int, list[str | None]] = {}
+    for atom in sorted(revealed):
+        evidence_index, value = simulator.atoms[atom]
+        by_evidence.setdefault(evidence_index, []).append(value)
+    lines = []
+    for evidence_index in sorted(by_evidence):
+        values = tuple(v for v in by_evidence[evidence_index] if v is not None)
+        lines.append(simulator.kb.evidences[evidence_index].render(values))
+    return lines
+
+
+def render_case(finding_texts: list[str]) -> str:
+    """The user message of a case.
+
+    >>> print(render_case(["Fever", "Cough type: dry"]))
+    Findings:
+    - Fever
+    - Cough type: dry
+    What are the most likely diagnoses?
+    """
+    lines = [f"- {text}" for text in finding_texts] or ["- (no findings reported)"]
+    return "\n".join(["Findings:", *lines, "What are the most likely diagnoses?"])
+
+
+_KB_CACHE: dict[tuple[str, str | None, str], Simulator] = {}
+
+
+def _simulator(kb: str, stats: str | None, codes: str) -> Simulator:
+    key = (kb, stats, codes)
+    if key not in _KB_CACHE:
+        _KB_CACHE[key] = Simulator(_load_knowledge_base(kb, stats, codes))
+    return _KB_CACHE[key]
+
+
+def _load_knowledge_base(kb: str, stats: str | None, codes: str) -> KnowledgeBase:
+    if kb == "embedded":
+        return embedded_kb()
+    path = Path(kb)
+    if path.is_dir():
+        from beyondmode.tasks.ddxplus_kb import load_ddxplus_kb
+
+        if stats is None:
+            raise ValueError(
+                f"ddx_sim: kb={kb!r} is a DDXPlus release directory; set ddxplus_stats (a probability table)"
+            )
+        return load_ddxplus_kb(path, stats, codes=codes)
+    return load_kb(path)

@@ -1,0 +1,206 @@
+"""AnswerFormat: rendering, parsing, every violation code, and the golden completions."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from beyondmode.formats import AnswerFormat, Layout, parse_confidence
+from beyondmode.types import Candidate, Violation
+
+MULTI = AnswerFormat(num_candidates=3)
+SINGLE = AnswerFormat(num_candidates=1, with_confidence=True)
+V = Violation
+
+GOOD = (
+    "<think> fever and cough </think>\n"
+    "<answer1> influenza </answer1> <confidence1> 0.5 </confidence1>\n"
+    "<answer2> common cold </answer2> <confidence2> 0.3 </confidence2>\n"
+    "<answer3> covid-19 </answer3> <confidence3> 0.1 </confidence3>"
+)
+
+
+def test_well_formed_multi_answer_parses() -> None:
+    parsed = MULTI.parse(GOOD)
+    assert parsed.format_ok
+    assert parsed.texts == ("influenza", "common cold", "covid-19")
+    assert parsed.confidences == (0.5, 0.3, 0.1)
+    assert parsed.think == "fever and cough"
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt", "text", "expected"),
+    [
+        ("missing think", MULTI, GOOD.split("\n", 1)[1], {V.MISSING_THINK}),
+        ("missing answer slot", MULTI, GOOD.replace("<answer3> covid-19 </answer3>", ""), {V.MISSING_ANSWER}),
+        (
+            "missing confidence",
+            MULTI,
+            GOOD.replace("<confidence2> 0.3 </confidence2>", ""),
+            {V.MISSING_CONFIDENCE},
+        ),
+        ("extra slot", MULTI, GOOD + " <answer4> x </answer4>", {V.EXTRA_SLOT}),
+        ("slot zero", MULTI, GOOD + " <answer0> x </answer0>", {V.EXTRA_SLOT}),
+        ("duplicate slot", MULTI, GOOD + " <answer2> again </answer2>", {V.DUPLICATE_SLOT}),
+        ("duplicate think", MULTI, "<think> a </think>" + GOOD, {V.DUPLICATE_SLOT}),
+        ("unclosed at end", MULTI, GOOD + " <analysis> hmm", {V.UNCLOSED_TAG, V.UNEXPECTED_TAG}),
+        ("closing a different tag", MULTI, GOOD.replace("</answer1>", "</answer2>"), {V.UNCLOSED_TAG}),
+        ("closing tag without opening", MULTI, GOOD + " </answer3>", {V.UNOPENED_TAG}),
+        (
+            "nested tags",
+            MULTI,
+            GOOD.replace("<answer1> influenza </answer1>", "<answer1> flu <answer2> x </answer2> </answer1>"),
+            {V.NESTED_TAG, V.DUPLICATE_SLOT, V.UNOPENED_TAG, V.OUT_OF_ORDER},
+        ),
+        ("unnumbered tag in multi format", MULTI, GOOD + " <answer> x </answer>", {V.UNEXPECTED_TAG}),
+        ("numbered tag in single format", SINGLE, "<think> t </think> <answer1> x </answer1>", None),
+        (
+            "answers out of order",
+            MULTI,
+            GOOD.replace("answer1>", "answerX>")
+            .replace("answer3>", "answer1>")
+            .replace("answerX>", "answer3>"),
+            {V.OUT_OF_ORDER},
+        ),
+        ("empty answer", MULTI, GOOD.replace("common cold", "  "), {V.EMPTY_ANSWER}),
+        ("confidence not a number", MULTI, GOOD.replace("0.3", "high"), {V.CONFIDENCE_NOT_NUMBER}),
+        ("confidence with words", MULTI, GOOD.replace("0.3", "0.3 maybe"), {V.CONFIDENCE_NOT_NUMBER}),
+        ("confidence above 1", MULTI, GOOD.replace("0.3", "1.3"), {V.CONFIDENCE_OUT_OF_RANGE}),
+        ("confidence above 100%", MULTI, GOOD.replace("0.3", "130%"), {V.CONFIDENCE_OUT_OF_RANGE}),
+        ("negative confidence", MULTI, GOOD.replace("0.3", "-0.1"), {V.CONFIDENCE_OUT_OF_RANGE}),
+        ("NaN confidence", MULTI, GOOD.replace("0.3", "nan"), {V.CONFIDENCE_NOT_FINITE}),
+        ("infinite confidence", MULTI, GOOD.replace("0.3", "inf"), {V.CONFIDENCE_NOT_FINITE}),
+        ("overflowing confidence", MULTI, GOOD.replace("0.3", "1e999"), {V.CONFIDENCE_NOT_FINITE}),
+        ("text before tags", MULTI, "Sure! " + GOOD, {V.TEXT_OUTSIDE_TAGS}),
+        ("text after tags", MULTI, GOOD + " Hope this helps.", {V.TEXT_OUTSIDE_TAGS}),
+        ("text between tags", MULTI, GOOD.replace("</answer1>", "</answer1> because"), {V.TEXT_OUTSIDE_TAGS}),
+        (
+            "confidence tag when confidences are off",
+            AnswerFormat(3, with_confidence=False),
+            GOOD,
+            {V.UNEXPECTED_TAG},
+        ),
+        ("analysis when analysis is off", MULTI, GOOD + " <analysis> unsure </analysis>", {V.UNEXPECTED_TAG}),
+        ("empty text", MULTI, "", {V.MISSING_THINK, V.MISSING_ANSWER, V.MISSING_CONFIDENCE}),
+    ],
+)
+def test_violation_codes(name: str, fmt: AnswerFormat, text: str, expected: set[Violation] | None) -> None:
+    parsed = fmt.parse(text)
+    if expected is None:
+        expected = {V.UNEXPECTED_TAG, V.MISSING_ANSWER, V.MISSING_CONFIDENCE}
+    assert set(parsed.violations) == expected, name
+    assert not parsed.format_ok
+
+
+@pytest.mark.parametrize(
+    ("raw", "value"),
+    [
+        ("0.4", 0.4),
+        (".4", 0.4),
+        ("40%", 0.4),
+        (" 40 % ", 0.4),
+        ("1", 1.0),
+        ("0", 0.0),
+        ("4e-1", 0.4),
+        ("100%", 1.0),
+    ],
+)
+def test_confidence_spellings(raw: str, value: float) -> None:
+    parsed_value, problem = parse_confidence(raw)
+    assert problem is None
+    assert parsed_value == pytest.approx(value)
+
+
+def test_lenient_reading_keeps_recoverable_answers() -> None:
+    parsed = MULTI.parse("Here you go: " + GOOD.replace("<confidence3> 0.1 </confidence3>", ""))
+    assert not parsed.format_ok
+    assert parsed.texts == ("influenza", "common cold", "covid-19")
+    assert parsed.confidences == (0.5, 0.3, None)
+
+
+def test_unclosed_answer_is_cut_at_the_next_tag() -> None:
+    parsed = MULTI.parse(GOOD.replace(" </answer1>", ""))
+    assert Violation.NESTED_TAG in parsed.violations
+    assert parsed.texts[0] == "influenza"
+
+
+@pytest.mark.parametrize("layout", list(Layout))
+@pytest.mark.parametrize("k", [1, 2, 5])
+@pytest.mark.parametrize("with_confidence", [True, False])
+def test_render_parse_round_trip(layout: Layout, k: int, with_confidence: bool) -> None:
+    fmt = AnswerFormat(num_candidates=k, with_confidence=with_confidence, layout=layout, with_analysis=True)
+    candidates = [
+        Candidate(f"answer {i}", round(0.1 * (i + 1), 2) if with_confidence else None) for i in range(k)
+    ]
+    text = fmt.render(candidates, think="because", analysis="not sure")
+    parsed = fmt.parse(text)
+    assert parsed.format_ok, (text, parsed.violations)
+    assert parsed.texts == tuple(c.text for c in candidates)
+    assert parsed.confidences == tuple(c.confidence for c in candidates)
+    assert parsed.analysis == "not sure"
+
+
+def test_split_layout_expects_confidences_after_all_answers() -> None:
+    split = AnswerFormat(num_candidates=2, layout=Layout.SPLIT)
+    interleaved_text = AnswerFormat(num_candidates=2).render(
+        [Candidate("a", 0.5), Candidate("b", 0.4)], think="t"
+    )
+    assert Violation.OUT_OF_ORDER in split.parse(interleaved_text).violations
+
+
+def test_optional_think_and_text_outside_allowed() -> None:
+    fmt = AnswerFormat(num_candidates=1, with_confidence=False, require_think=False, allow_text_outside=True)
+    parsed = fmt.parse("The answer is <answer> Paris </answer>.")
+    assert parsed.format_ok
+    assert parsed.texts == ("Paris",)
+
+
+def test_code_fence_inside_answer_is_unwrapped() -> None:
+    fmt = AnswerFormat(num_candidates=1, with_confidence=False, require_think=False)
+    parsed = fmt.parse("<answer>\n```python\ndef f(x):\n    return x\n```\n</answer>")
+    assert parsed.texts == ("def f(x):\n    return x",)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "must_mention"),
+    [
+        (MULTI, ["<think>", "<answer1>", "<answer3>", "<confidence3>", "3 distinct answers"]),
+        (SINGLE, ["<answer>", "<confidence>"]),
+        (
+            AnswerFormat(num_candidates=2, with_confidence=False, with_analysis=True),
+            ["<answer2>", "<analysis>"],
+        ),
+    ],
+)
+def test_instructions_describe_the_format(fmt: AnswerFormat, must_mention: list[str]) -> None:
+    text = fmt.instructions("Propose distinct diagnoses.")
+    assert text.startswith("Propose distinct diagnoses.")
+    for fragment in must_mention:
+        assert fragment in text
+    if not fmt.with_confidence:
+        assert "<confidence" not in text
+
+
+def test_invalid_format_options_raise() -> None:
+    with pytest.raises(ValueError, match="num_candidates"):
+        AnswerFormat(num_candidates=0)
+    with pytest.raises(ValueError, match="layout"):
+        AnswerFormat(layout="diagonal")  # type: ignore[arg-type]
+
+
+GOLDEN = Path(__file__).parent / "data" / "golden_completions.jsonl"
+
+
+def _golden_rows() -> list[dict]:
+    return [json.loads(line) for line in GOLDEN.read_text().splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("row", _golden_rows(), ids=lambda row: row["name"])
+def test_golden_completions(row: dict) -> None:
+    fmt = AnswerFormat(**row["format"])
+    parsed = fmt.parse(row["completion"])
+    assert [c.text for c in parsed.candidates] == row["texts"]
+    assert [c.confidence for c in parsed.candidates] == row["confidences"]
+    assert sorted(parsed.violations) == sorted(row["violations"])

@@ -1,0 +1,94 @@
+"""Graders and answer-set grading: aliases, normalization, duplicates, re-hits, expected mode."""
+
+from __future__ import annotations
+
+import pytest
+
+from beyondmode.grading import ExactMatchGrader, get_grader, grade_expected, grade_labels, normalize_answer
+
+GOLD = (("influenza", "flu"), ("common cold",), ("covid-19", "covid"))
+
+
+@pytest.mark.parametrize(
+    ("text", "normalized"),
+    [
+        ("The Flu", "flu"),
+        ("  an   apple ", "apple"),
+        ("COVID-19!", "covid 19"),
+        ("Ménière’s disease", "meniere s disease"),
+        ("ﬁve", "five"),  # NFKD folds the ligature
+        ("Theory", "theory"),  # "the" only as a whole word
+        ("", ""),
+    ],
+)
+def test_normalize_answer(text: str, normalized: str) -> None:
+    assert normalize_answer(text) == normalized
+
+
+@pytest.mark.parametrize(
+    ("candidate", "index"),
+    [
+        ("Flu", 0),
+        ("influenza.", 0),
+        ("the common cold", 1),
+        ("Covid 19", 2),
+        ("measles", None),
+        ("", None),
+        ("!!", None),
+    ],
+)
+def test_exact_match_with_aliases(candidate: str, index: int | None) -> None:
+    assert ExactMatchGrader().match(candidate, GOLD) == index
+
+
+@pytest.mark.parametrize(
+    ("name", "texts", "hits", "matched", "distinct"),
+    [
+        ("all distinct hits", ["flu", "common cold", "covid"], (1, 1, 1), (0, 1, 2), True),
+        ("case-only duplicate is a miss", ["flu", "FLU", "covid"], (1, 0, 1), (0, None, 2), False),
+        (
+            "punctuation duplicate is a miss",
+            ["common cold", "Common cold.", "x"],
+            (1, 0, 0),
+            (1, None, None),
+            False,
+        ),
+        (
+            "alias hitting an already hit gold element",
+            ["flu", "influenza", "covid"],
+            (1, 0, 1),
+            (0, None, 2),
+            False,
+        ),
+        ("distinct misses stay distinct", ["a", "b", "c"], (0, 0, 0), (None, None, None), True),
+        ("duplicate misses are not distinct", ["a", "a", "flu"], (0, 0, 1), (None, None, 0), False),
+    ],
+)
+def test_grade_labels(name: str, texts: list[str], hits: tuple, matched: tuple, distinct: bool) -> None:
+    grades = grade_labels(texts, GOLD, get_grader("exact_match"))
+    assert grades.hits == tuple(float(h) for h in hits), name
+    assert grades.matched == matched, name
+    assert grades.distinct is distinct, name
+    assert grades.num_gold == 3
+
+
+def test_grade_expected_uses_posterior_and_zeroes_duplicates() -> None:
+    posterior = {"influenza": 0.6, "common cold": 0.3, "covid-19": 0.1}
+    grades = grade_expected(["Influenza", "influenza", "covid-19"], posterior, get_grader("exact_match"))
+    assert grades.hits == (0.6, 0.0, 0.1)
+    assert grades.matched == ("influenza", None, "covid-19")
+    assert grades.num_gold == 1
+    assert not grades.distinct
+
+
+def test_unknown_grader_names_the_known_ones() -> None:
+    with pytest.raises(ValueError, match="exact_match"):
+        get_grader("telepathy")
+
+
+def test_math_grader_equivalences() -> None:
+    pytest.importorskip("math_verify")
+    grader = get_grader("math")
+    assert grader.match("\\frac{1}{2}", (("0.5",),)) == 0
+    assert grader.match("2", (("3",), ("4/2",))) == 1
+    assert grader.match("7", (("3",),)) is None

@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from beyondmode.cli import main
 from beyondmode.config import TaskConfig, load_config
@@ -21,7 +22,11 @@ from beyondmode.train.grpo import prepare_grpo, trl_arguments, validate_grpo_arg
 from beyondmode.train.recipe import answer_format
 from beyondmode.train.trl_rewards import TERM_NAMES
 
-CONFIGS = sorted((Path(__file__).resolve().parents[2] / "configs").glob("*.yaml"))
+CONFIGS = sorted(
+    path
+    for path in (Path(__file__).resolve().parents[2] / "configs").glob("*.yaml")
+    if "trl" in (yaml.safe_load(path.read_text()) or {})  # training configs (eval configs have none)
+)
 GPU = {path for path in CONFIGS if path.name.startswith("qwen3")}
 
 

@@ -101,7 +101,7 @@ def test_grpo_step_with_chat_prompts_and_token_credit(smollm2, tmp_path: Path) -
         config, task=ToyTask(num_examples=4, short_prompt=False), tokenizer=smollm2.tokenizer
     )
     assert isinstance(setup.dataset[0]["prompt"], list)  # SmolLM2 has a chat template
-    trainer = build_trainer(setup, smollm2)
+    trainer = build_trainer(setup, smollm2.model, smollm2.tokenizer)
     trainer.train()
     logged = trainer.state.log_history[0]
     assert trainer.state.global_step == 1 and "rewards/total/mean" in logged

@@ -75,7 +75,7 @@ def test_token_credit_advantages_land_on_confidence_tokens(
     loaded = load_model(config.model.name_or_path)
     setup = prepare_grpo(config, tokenizer=loaded.tokenizer)
     assert setup.token_credit and setup.arguments["beta"] == 0.1
-    trainer = build_trainer(setup, loaded)
+    trainer = build_trainer(setup, loaded.model, loaded.tokenizer)
     assert isinstance(trainer, token_credit.TokenCreditGRPOTrainer)
     calls: list[tuple] = []
     original = token_credit.spread_advantages

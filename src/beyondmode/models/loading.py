@@ -43,6 +43,16 @@ def resolve_model_path(name_or_path: str) -> str:
     return name_or_path
 
 
+def load_tokenizer(name_or_path: str) -> Any:
+    """The tokenizer of a model (HF id, folder or offline name); EOS doubles as pad when there is no pad."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model_path(name_or_path))
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
 def load_model(name_or_path: str, dtype: str = "auto", device: str | None = None) -> LoadedModel:
     """Model and tokenizer from an HF id, a local folder, or `smollm2-135m-instruct`.
 
@@ -50,13 +60,11 @@ def load_model(name_or_path: str, dtype: str = "auto", device: str | None = None
     token gets its EOS token as pad (TRL pads prompts on the left itself).
     """
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
     path = resolve_model_path(name_or_path)
     torch_dtype: Any = "auto" if dtype == "auto" else getattr(torch, dtype)
-    tokenizer = AutoTokenizer.from_pretrained(path)
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer = load_tokenizer(path)
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype)
     if device is not None:
         model = model.to(device)

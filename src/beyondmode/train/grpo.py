@@ -24,7 +24,6 @@ from typing import Any
 
 from beyondmode.config import RunConfig
 from beyondmode.formats import AnswerFormat
-from beyondmode.models.loading import LoadedModel
 from beyondmode.scoring import Scorer
 from beyondmode.tasks.base import Task
 from beyondmode.train.dataset import build_dataset, resolve_task, take_examples
@@ -65,6 +64,7 @@ def trl_arguments(config: RunConfig, reward_weights: list[float], cuda: bool) ->
         where = ", ".join(f"trl.{key} (set {OWNED_KEYS[key]} instead)" for key in clash)
         raise ValueError(f"config keys owned by beyondmode: {where}")
     arguments = dict(DEFAULT_TRL)
+    arguments["model_init_kwargs"] = {"dtype": config.model.dtype}  # TRL loads the model (ZeRO-3 aware)
     if config.method.confidence_credit == "token":
         arguments["beta"] = TOKEN_CREDIT_BETA
     if not cuda and not {"bf16", "fp16", "use_cpu"} & set(config.trl):
@@ -112,23 +112,30 @@ def validate_grpo_arguments(arguments: dict[str, Any]) -> Any:
         raise ValueError(f"trl section: {error}") from None
 
 
-def build_trainer(setup: GRPOSetup, loaded: LoadedModel) -> Any:
-    """A `GRPOTrainer` (or `TokenCreditGRPOTrainer`) over the setup's dataset and reward functions."""
+def build_trainer(setup: GRPOSetup, model: Any, tokenizer: Any) -> Any:
+    """A `GRPOTrainer` (or `TokenCreditGRPOTrainer`) over the setup's dataset and reward functions.
+
+    `model` is a path (TRL loads it with `trl.model_init_kwargs`, which under DeepSpeed ZeRO-3 shards it
+    while loading) or an already loaded model.
+    """
     from trl import GRPOConfig, GRPOTrainer
 
     from beyondmode.train.token_credit import TokenCreditGRPOTrainer
 
     trainer_class = TokenCreditGRPOTrainer if setup.token_credit else GRPOTrainer
+    arguments = dict(setup.arguments)
+    if not isinstance(model, str):
+        arguments.pop("model_init_kwargs", None)  # TRL would only warn that it ignores them
     try:
-        arguments = GRPOConfig(**setup.arguments)
+        grpo_config = GRPOConfig(**arguments)
     except TypeError as error:
         raise ValueError(f"trl section: {error}") from None
     return trainer_class(
-        model=loaded.model,
+        model=model,
         reward_funcs=setup.reward_functions,
-        args=arguments,
+        args=grpo_config,
         train_dataset=setup.dataset,
-        processing_class=loaded.tokenizer,
+        processing_class=tokenizer,
     )
 
 
@@ -161,7 +168,7 @@ class GRPOResult:
 
 def train_grpo(config: RunConfig, resume: bool = False, task: Task | None = None) -> GRPOResult:
     """Run GRPO as configured; with `resume`, continue from the run directory's last checkpoint."""
-    from beyondmode.models.loading import load_model
+    from beyondmode.models.loading import load_tokenizer, resolve_model_path
 
     checkpoint = last_checkpoint(config.output.dir)
     if checkpoint and not resume:
@@ -172,17 +179,18 @@ def train_grpo(config: RunConfig, resume: bool = False, task: Task | None = None
     if resume and checkpoint is None:
         logger.info("no checkpoint in %s: starting from step 0", config.output.dir)
     preflight(config)
-    loaded = load_model(config.model.name_or_path, config.model.dtype)
-    setup = prepare_grpo(config, task, loaded.tokenizer)
-    trainer = build_trainer(setup, loaded)
+    model_path = resolve_model_path(config.model.name_or_path)
+    tokenizer = load_tokenizer(model_path)
+    setup = prepare_grpo(config, task, tokenizer)
+    trainer = build_trainer(setup, model_path, tokenizer)
     if trainer.is_world_process_zero():
-        extra = {"model": loaded.path, "num_examples": len(setup.dataset), "resumed_from": checkpoint}
+        extra = {"model": model_path, "num_examples": len(setup.dataset), "resumed_from": checkpoint}
         record_run(config.output.dir, config, "grpo", {**extra, "history": _previous_runs(config.output.dir)})
     trainer.train(resume_from_checkpoint=checkpoint)
     final = Path(config.output.dir) / "final"
     trainer.save_model(str(final))
     if trainer.is_world_process_zero():
-        loaded.tokenizer.save_pretrained(str(final))
+        tokenizer.save_pretrained(str(final))
     return GRPOResult(final, trainer.state.global_step, list(trainer.state.log_history))
 
 

@@ -3,7 +3,7 @@
 The schema is the dataclasses below; OmegaConf checks a YAML file and `section.key=value` overrides
 against it, so an unknown key or a value of the wrong type fails in seconds, before a model loads, with
 the key named. The `trl` section is a free mapping handed unchanged to `trl.GRPOConfig(**trl)`, so TRL
-validates its own arguments (see `beyondmode.train.grpo.grpo_arguments`).
+validates its own arguments (see `beyondmode.train.grpo.trl_arguments`).
 
     task:      {name: ddx_sim, options: {...}, max_examples: 2000}
     format:    {require_think: true, with_analysis: false, layout: interleaved, ...}

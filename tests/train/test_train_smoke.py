@@ -56,9 +56,11 @@ def changed_parameters(before: Path, after: Path) -> int:
     return sum(not torch.equal(old[name], new[name]) for name in old)
 
 
-@pytest.mark.parametrize("method", METHODS)
-def test_grpo_steps_per_method(method: str, warm_model_dir: Path, tmp_path: Path) -> None:
-    result = train_grpo(smoke_config(warm_model_dir, tmp_path / method, method))
+@pytest.mark.parametrize(
+    ("method", "mode"), [(method, "label") for method in METHODS] + [("multi_rlcr", "expected")]
+)
+def test_grpo_steps_per_method(method: str, mode: str, warm_model_dir: Path, tmp_path: Path) -> None:
+    result = train_grpo(smoke_config(warm_model_dir, tmp_path / method, method, f"method.reward_mode={mode}"))
     assert result.global_step == 5
     steps = [entry for entry in result.log_history if "rewards/total/mean" in entry]
     assert len(steps) == 5
@@ -75,6 +77,7 @@ def test_token_credit_advantages_land_on_confidence_tokens(
     loaded = load_model(config.model.name_or_path)
     setup = prepare_grpo(config, tokenizer=loaded.tokenizer)
     assert setup.token_credit and setup.arguments["beta"] == 0.1
+    before = {name: p.detach().clone() for name, p in loaded.model.named_parameters()}
     trainer = build_trainer(setup, loaded.model, loaded.tokenizer)
     assert isinstance(trainer, token_credit.TokenCreditGRPOTrainer)
     calls: list[tuple] = []
@@ -88,6 +91,7 @@ def test_token_credit_advantages_land_on_confidence_tokens(
     monkeypatch.setattr(token_credit, "spread_advantages", recording)
     trainer.train()
     assert trainer.state.global_step == 5 and calls
+    assert any(not torch.equal(before[name], p) for name, p in trainer.model.named_parameters())
     located = 0
     for sequence, slots, positions, result in calls:
         for row, slot_positions in enumerate(positions):

@@ -12,6 +12,7 @@ from beyondmode.formats import AnswerFormat
 from beyondmode.methods import method_format
 from beyondmode.models.loading import load_model
 from beyondmode.models.tiny import (
+    CHAT_TEMPLATE,
     TinyModelSpec,
     build_tiny_model,
     build_word_tokenizer,
@@ -54,11 +55,18 @@ def test_tags_and_confidences_are_single_ordinary_tokens(tokenizer) -> None:
         assert len(ids) == 1 and ids[0] not in tokenizer.all_special_ids, word
 
 
-def test_plain_prompt_carries_bos_once(tokenizer) -> None:
-    text = plain_prompt(EXAMPLE.prompt, tokenizer)
-    ids = tokenizer(text)["input_ids"]
+def test_chat_template_renders_the_plain_prompt_with_bos_once(tokenizer) -> None:
+    messages = [dict(m) for m in EXAMPLE.prompt]
+    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    tokenizer.chat_template = None
+    try:
+        assert text == plain_prompt(EXAMPLE.prompt, tokenizer)
+    finally:
+        tokenizer.chat_template = CHAT_TEMPLATE
+    ids = tokenizer.apply_chat_template(messages, tokenize=True, add_generation_prompt=True, return_dict=True)
+    ids = ids["input_ids"]
     assert ids[0] == tokenizer.bos_token_id and ids.count(tokenizer.bos_token_id) == 1
-    assert tokenizer.chat_template is None
+    assert tokenizer.unk_token_id not in ids
 
 
 def test_save_and_load_as_hf_folder(tokenizer, tmp_path: Path) -> None:
@@ -72,7 +80,7 @@ def test_save_and_load_as_hf_folder(tokenizer, tmp_path: Path) -> None:
     ids = torch.tensor([tokenizer("<s> fever <answer> flu </answer>")["input_ids"]])
     torch.testing.assert_close(again(ids).logits, model(ids).logits)
     loaded = load_model(str(tmp_path))
-    assert loaded.model.config.vocab_size == len(tokenizer) and not loaded.chat
+    assert loaded.model.config.vocab_size == len(tokenizer) and loaded.chat
 
 
 def test_sizes_are_configurable(tokenizer) -> None:

@@ -10,9 +10,11 @@ Choices, each forced by how TRL and the format work:
   `skip_special_tokens=True`, which would delete special tags.
 - The decoder joins tokens with spaces, so `<answer1> flu </answer1>` decodes to parsable text (newlines
   become spaces, which the parser ignores).
-- No chat template and no post-processor: prompts are plain strings (`plain_prompt`) that carry the BOS
-  token themselves, because TRL does not add one for such a tokenizer. The EOS token ends every SFT
-  target, so generation stops after the last tag.
+- No post-processor, and a minimal chat template (`CHAT_TEMPLATE`): BOS, then each message's content on
+  its own line, no role words (the same text as `plain_prompt`). The prompt text carries BOS because
+  TRL adds none for such a tokenizer; having a template means every consumer (TRL, the warm start, the
+  evaluation backends) renders the same prompt through `apply_chat_template`. The EOS token ends every
+  SFT target, so generation stops after the last tag.
 
 >>> tokenizer = build_word_tokenizer(["<answer> flu </answer>"])
 >>> tokenizer.decode(tokenizer("<answer> flu </answer>")["input_ids"])
@@ -35,6 +37,8 @@ if TYPE_CHECKING:  # transformers and tokenizers load inside the builders: this 
 logger = logging.getLogger(__name__)
 
 SPECIAL_TOKENS = {"pad": "<pad>", "bos": "<s>", "eos": "</s>", "unk": "<unk>"}
+CHAT_TEMPLATE = "{{ bos_token }} {% for message in messages %}{{ message['content'] }}\n{% endfor %}"
+"""BOS, then each message's content on its own line; roles and the generation prompt add nothing."""
 DEFAULT_THINK = "consider the findings"
 """The think text of a warm-start completion when the example has no `metadata["findings"]`."""
 
@@ -66,7 +70,7 @@ def build_word_tokenizer(texts: Iterable[str], extra_words: Iterable[str] = ()) 
     backend = Tokenizer(models.WordLevel(vocab, unk_token=SPECIAL_TOKENS["unk"]))
     backend.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
     backend.decoder = decoders.WordPiece(prefix="\x00", cleanup=False)  # joins words with single spaces
-    return PreTrainedTokenizerFast(
+    tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=backend,
         bos_token=SPECIAL_TOKENS["bos"],
         eos_token=SPECIAL_TOKENS["eos"],
@@ -74,6 +78,8 @@ def build_word_tokenizer(texts: Iterable[str], extra_words: Iterable[str] = ()) 
         unk_token=SPECIAL_TOKENS["unk"],
         model_max_length=4096,
     )
+    tokenizer.chat_template = CHAT_TEMPLATE
+    return tokenizer
 
 
 def build_tiny_model(
@@ -108,7 +114,7 @@ def build_tiny_model(
 
 def plain_prompt(messages: Sequence[Mapping[str, str]], tokenizer: PreTrainedTokenizerBase) -> str:
     """The prompt as one plain string for a tokenizer without a chat template: BOS (when the tokenizer
-    does not add it itself), then each message's content on its own line.
+    does not add it itself), then each message's content on its own line (what `CHAT_TEMPLATE` renders).
 
     >>> plain_prompt([{"role": "user", "content": "fever"}], build_word_tokenizer(["fever"]))
     '<s> fever\\n'

@@ -86,3 +86,19 @@ def test_cli_dry_run(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None
     assert summary["reward_functions"][0] == "total" and summary["grpo_config"]["output_dir"] == str(run_dir)
     assert summary["examples"] == 8 and summary["grpo_config"]["num_generations"] == 4
     assert not run_dir.exists()  # a dry run writes nothing
+
+
+def test_trl_arguments_defaults_and_owned_keys() -> None:
+    weights = [1.0]
+    plain = trl_arguments(load_config(None, ["output.dir=runs/x", "seed=3"]), weights, cuda=False)
+    assert plain["beta"] == 0.0 and plain["scale_rewards"] == "none" and plain["temperature"] == 0.7
+    assert plain["bf16"] is False and plain["seed"] == 3 and plain["output_dir"] == "runs/x"
+    assert plain["model_init_kwargs"] == {"dtype": "auto"}
+    on_gpu = trl_arguments(load_config(None, ["method.confidence_credit=token"]), weights, cuda=True)
+    assert on_gpu["beta"] == 0.1 and "bf16" not in on_gpu
+    user = trl_arguments(load_config(None, ["trl.beta=0.05", "trl.temperature=1.0"]), weights, cuda=False)
+    assert (user["beta"], user["temperature"]) == (0.05, 1.0)
+    with pytest.raises(ValueError, match=r"trl\.seed \(set seed instead\)"):
+        trl_arguments(load_config(None, ["trl.seed=1"]), weights, cuda=False)
+    with pytest.raises(ValueError, match="trl section"):
+        validate_grpo_arguments({**plain, "num_generationz": 4})

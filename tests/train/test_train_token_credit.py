@@ -6,6 +6,8 @@ import math
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from beyondmode.formats import AnswerFormat
 from beyondmode.models.tiny import build_word_tokenizer
@@ -77,3 +79,29 @@ def test_slot_brier_label_and_expected() -> None:
     )
     assert slot_brier(expected, 2) == pytest.approx([1 - (0.04 + 0.24), 1 - (0.0 + 0.24)])
     assert all(math.isnan(b) for b in slot_brier(None, 2))
+
+
+@given(
+    k=st.integers(1, 4),
+    layout=st.sampled_from(["interleaved", "split"]),
+    data=st.data(),
+)
+@settings(max_examples=60, deadline=None)
+def test_positions_property(k: int, layout: str, data: st.DataObject) -> None:
+    """Whatever the answers and confidences, the located tokens decode to exactly each confidence."""
+    words = st.text(alphabet="abcdefgh_", min_size=1, max_size=6)
+    answers = data.draw(
+        st.lists(st.lists(words, min_size=1, max_size=3).map(" ".join), min_size=k, max_size=k)
+    )
+    values = data.draw(st.lists(st.integers(0, 100), min_size=k, max_size=k))
+    fmt = AnswerFormat(num_candidates=k, layout=layout)
+    text = fmt.render([Candidate(a, v / 100) for a, v in zip(answers, values, strict=True)], think="x y")
+    tokenizer = build_word_tokenizer([text])
+    ids = tokenizer(text)["input_ids"]
+
+    def decode(part):
+        return tokenizer.decode(list(part), skip_special_tokens=True)
+
+    positions = token_positions(ids, decode, confidence_spans(decode(ids), fmt))
+    for slot, value in enumerate(values, start=1):
+        assert decode([ids[i] for i in positions[slot]]) == f"{value / 100:.2f}"

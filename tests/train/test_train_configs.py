@@ -102,3 +102,22 @@ def test_trl_arguments_defaults_and_owned_keys() -> None:
         trl_arguments(load_config(None, ["trl.seed=1"]), weights, cuda=False)
     with pytest.raises(ValueError, match="trl section"):
         validate_grpo_arguments({**plain, "num_generationz": 4})
+
+
+def test_expected_mode_needs_a_posterior() -> None:
+    config = load_config(
+        None, ["task.name=toy_task:ToyTask", "task.options={}", "method.reward_mode=expected"]
+    )
+    assert len(prepare_grpo(config, cuda=False).dataset) == 64
+
+    class NoPosterior:
+        name, grader, task_sentence, multi_gold = "plain", "exact_match", "", False
+
+        def examples(self, answer_format):
+            from beyondmode.tasks.base import build_prompt
+            from beyondmode.types import Example
+
+            yield Example("a", build_prompt("s", "u"), (("flu",),))
+
+    with pytest.raises(ValueError, match="exact posterior"):
+        prepare_grpo(config, task=NoPosterior(), cuda=False)

@@ -95,6 +95,11 @@ def prepare_grpo(
     fmt = answer_format(config)
     scorer = build_scorer(config, task.grader, task.multi_gold)
     examples = take_examples(task, fmt, config.task.max_examples)
+    if config.method.reward_mode == "expected" and not any(example.posterior for example in examples):
+        raise ValueError(
+            f"method.reward_mode 'expected' needs a task with an exact posterior; task {task.name!r} has none "
+            "(use reward_mode 'label')"
+        )
     dataset = build_dataset(examples, tokenizer)
     functions, weights = build_reward_functions(scorer, config.method.log_terms)
     arguments = trl_arguments(config, weights, cuda)

@@ -18,7 +18,18 @@ from beyondmode.tasks.rows import RowError
 
 logger = logging.getLogger(__name__)
 
-COMMAND_MODULES: tuple[str, ...] = ("demo", "score", "eval", "report", "serve", "data", "ddxplus_stats")
+COMMAND_MODULES: tuple[str, ...] = (
+    "demo",
+    "train",
+    "warmstart",
+    "eval",
+    "report",
+    "serve",
+    "score",
+    "data",
+    "ddxplus_stats",
+    "export",
+)
 """Modules of `beyondmode.commands`, in the order their commands appear in `--help`."""
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from beyondmode.evaluate.backends.base import render_plain
 from beyondmode.evaluate.backends.scripted import ScriptedBackend
 
 PROMPTS = [
@@ -65,7 +64,23 @@ def test_chat_template_used_when_present_else_plain(tiny_model_dir, tmp_path) ->
     plain_dir = build_tiny_model(tmp_path / "plain", chat_template=False)
     plain = TransformersBackend.from_pretrained(plain_dir, device="cpu")
     assert not getattr(plain.tokenizer, "chat_template", None)
-    assert plain.render(PROMPTS[1]) == render_plain(PROMPTS[1])
+    # the prompt training used for a tokenizer without a chat template (beyondmode.models.tiny)
+    assert plain.render(PROMPTS[1]) == "name a canid.\n"  # no BOS token in this vocabulary
+
+
+def test_project_tiny_model_gets_the_training_prompt(tmp_path) -> None:
+    """A model from `beyondmode.models.tiny` (what training saves) is prompted exactly as in training."""
+    tiny = pytest.importorskip("beyondmode.models.tiny")
+    from beyondmode.evaluate.backends.transformers_backend import TransformersBackend
+
+    tokenizer = tiny.build_word_tokenizer(["name a canid. <answer> fox </answer>"])
+    model = tiny.build_tiny_model(tiny.TinyModelSpec(), tokenizer)
+    model.save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    backend = TransformersBackend.from_pretrained(tmp_path, device="cpu")
+    assert backend.render(PROMPTS[1]) == tiny.plain_prompt(PROMPTS[1], tokenizer) == "<s> name a canid.\n"
+    (samples,) = backend.generate([PROMPTS[1]], n=2, temperature=1.0, max_new_tokens=3, seed=0)
+    assert all(1 <= g.num_tokens <= 3 for g in samples)
 
 
 def test_missing_model_directory_is_named(tmp_path) -> None:

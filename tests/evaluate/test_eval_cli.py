@@ -75,7 +75,7 @@ def test_task_spec_must_resolve() -> None:
 
 
 def test_shipped_eval_config_loads() -> None:
-    config = Path(__file__).resolve().parents[2] / "configs" / "eval_ddx_sim.yaml"
+    config = Path(__file__).resolve().parents[2] / "configs" / "eval" / "ddx_sim.yaml"
     job = load_job(config)
     assert job.task == "ddx_sim" and job.settings.num_candidates == 3 and job.settings.max_answers == 30
     assert resolve_task(job.task, job.task_options).name == "ddx_sim"

@@ -145,41 +145,12 @@ def run_evaluation(
     for method in methods:
         drawn = generate_missing(backend, method, examples[method.name], cache, settings, progress)
         logger.info("%s: drew %d generations (%d cached in total)", method.name, drawn, len(cache))
-    blocks: dict[str, Any] = {}
     rows: list[dict[str, Any]] = []
-    summarize = {
-        "recall_ks": settings.recall_ks,
-        "max_answers": settings.max_answers,
-        "reliability_bins": settings.reliability_bins,
-        "resamples": settings.bootstrap_resamples,
-        "seed": settings.seed,
-    }
-    for method in methods:
-        scored = score_method(method, examples[method.name], cache)
-        rows.extend(
-            row
-            for e, gens in zip(examples[method.name], scored, strict=True)
-            for row in candidate_rows(method.name, e, gens)
-        )
-        blocks[method.name] = _describe(method) | summarize_method(scored, iid=method.iid, **summarize)
+    blocks = {m.name: _method_block(m, examples[m.name], cache, settings, rows) for m in methods}
     reference = examples[methods[0].name] if methods else []
-    with_posterior = [e for e in reference if e.posterior is not None]
-    if with_posterior:
-        oracle = [
-            oracle_generations(e, settings.num_candidates, settings.max_answers) for e in with_posterior
-        ]
-        rows.extend(
-            row
-            for e, gens in zip(with_posterior, oracle, strict=True)
-            for row in candidate_rows(ORACLE, e, gens)
-        )
-        blocks[ORACLE] = {
-            "kind": "oracle",
-            "num_candidates": settings.num_candidates,
-            "iid": False,
-            "temperature": None,
-            "generations_per_example": None,
-        } | summarize_method(oracle, iid=False, set_only=True, **summarize)
+    oracle = _oracle_block(reference, settings, rows)
+    if oracle is not None:
+        blocks[ORACLE] = oracle
     summary = {
         "reward_version": REWARD_VERSION,
         "format_version": FORMAT_VERSION,
@@ -195,6 +166,52 @@ def run_evaluation(
     write_summary(run_dir / SUMMARY_FILE, summary)
     logger.info("wrote %s and %s", run_dir / ROWS_FILE, run_dir / SUMMARY_FILE)
     return summary
+
+
+def _summary_options(settings: EvalSettings) -> dict[str, Any]:
+    return {
+        "recall_ks": settings.recall_ks,
+        "max_answers": settings.max_answers,
+        "reliability_bins": settings.reliability_bins,
+        "resamples": settings.bootstrap_resamples,
+        "seed": settings.seed,
+    }
+
+
+def _method_block(
+    method: EvalMethod,
+    examples: Sequence[Example],
+    cache: GenerationCache,
+    settings: EvalSettings,
+    rows: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """Grade a method's generations, append its result rows, return its summary block."""
+    scored = score_method(method, examples, cache)
+    rows.extend(
+        row for e, gens in zip(examples, scored, strict=True) for row in candidate_rows(method.name, e, gens)
+    )
+    return _describe(method) | summarize_method(scored, iid=method.iid, **_summary_options(settings))
+
+
+def _oracle_block(
+    examples: Sequence[Example], settings: EvalSettings, rows: list[dict[str, Any]]
+) -> dict[str, Any] | None:
+    """The Bayes-optimal row over the examples with a posterior (None when there are none)."""
+    with_posterior = [e for e in examples if e.posterior is not None]
+    if not with_posterior:
+        return None
+    oracle = [oracle_generations(e, settings.num_candidates, settings.max_answers) for e in with_posterior]
+    rows.extend(
+        row for e, gens in zip(with_posterior, oracle, strict=True) for row in candidate_rows(ORACLE, e, gens)
+    )
+    description = {
+        "kind": "oracle",
+        "num_candidates": settings.num_candidates,
+        "iid": False,
+        "temperature": None,
+        "generations_per_example": None,
+    }
+    return description | summarize_method(oracle, iid=False, set_only=True, **_summary_options(settings))
 
 
 def _generation_fingerprint(

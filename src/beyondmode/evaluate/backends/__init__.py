@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from beyondmode.evaluate.backends.base import Backend, Generation, Messages, render_plain
+from beyondmode.evaluate.backends.base import Backend, Generation, Messages
 from beyondmode.evaluate.backends.scripted import ScriptedBackend
 from beyondmode.evaluate.settings import BackendKind, EvalSettings
 
-__all__ = ["Backend", "Generation", "Messages", "ScriptedBackend", "build_backend", "render_plain"]
+__all__ = ["Backend", "Generation", "Messages", "ScriptedBackend", "build_backend"]
 
 
 def build_backend(settings: EvalSettings, model_path: str | Path) -> Backend:

@@ -42,16 +42,6 @@ class Backend(Protocol):
         ...
 
 
-def render_plain(messages: Messages) -> str:
-    """Concatenate chat messages for a tokenizer without a chat template.
-
-    >>> render_plain([{"role": "system", "content": "Be brief."}, {"role": "user", "content": "2+2?"}])
-    'system: Be brief.\\nuser: 2+2?\\nassistant:'
-    """
-    lines = [f"{m['role']}: {m['content']}" for m in messages]
-    return "\n".join([*lines, "assistant:"])
-
-
 def check_request(prompts: Sequence[Messages], n: int, temperature: float, max_new_tokens: int) -> None:
     """Reject impossible requests early, naming the bad argument."""
     if n < 1:

@@ -1,6 +1,7 @@
 """Batched generation with Hugging Face transformers, on CPU or GPU.
 
-Prompts use the tokenizer's chat template when it has one, else plain concatenation (`render_plain`).
+Prompts use the tokenizer's chat template when it has one, else `beyondmode.models.tiny.plain_prompt`, the
+same plain prompt that training used for such a tokenizer (BOS, then each message's content on its own line).
 torch and transformers are imported when the backend is built, never at module import.
 """
 
@@ -12,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from beyondmode.evaluate.backends.base import Generation, Messages, check_request, render_plain
+from beyondmode.evaluate.backends.base import Generation, Messages, check_request
 
 logger = logging.getLogger(__name__)
 
@@ -53,12 +54,14 @@ class TransformersBackend:
         return cls(model, tokenizer, device=device, batch_size=batch_size)
 
     def render(self, messages: Messages) -> str:
-        """The prompt text: chat template with the generation prompt, else plain concatenation."""
+        """The prompt text: chat template with the generation prompt, else the training's plain prompt."""
         if getattr(self.tokenizer, "chat_template", None):
             return self.tokenizer.apply_chat_template(
                 [dict(m) for m in messages], tokenize=False, add_generation_prompt=True
             )
-        return render_plain(messages)
+        from beyondmode.models.tiny import plain_prompt
+
+        return plain_prompt(messages, self.tokenizer)
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])

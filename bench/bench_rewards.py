@@ -51,9 +51,13 @@ def main() -> None:
     for text, gold in completions:
         total += scorer.score(text, gold).breakdown.total
     wall, cpu = time.perf_counter() - wall_start, time.process_time() - cpu_start
-    print(f"bench_rewards: {args.n} completions (~{words:.0f} whitespace tokens each), mean reward {total / args.n:.3f}")
+    print(
+        f"bench_rewards: {args.n} completions (~{words:.0f} whitespace tokens each), mean reward {total / args.n:.3f}"
+    )
     print(f"bench_rewards: {args.n / cpu:,.0f} completions per CPU second on one core (target >= 50,000)")
-    print(f"bench_rewards: {args.n / wall:,.0f} completions/s wall clock (lower when other processes share the core)")
+    print(
+        f"bench_rewards: {args.n / wall:,.0f} completions/s wall clock (lower when other processes share the core)"
+    )
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "data",
     "ddxplus_stats",
     "export",
+    "export_evalplus",
 )
 """Modules of `beyondmode.commands`, in the order their commands appear in `--help`."""
 

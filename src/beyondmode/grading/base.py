@@ -29,6 +29,11 @@ class Grader(Protocol):
         ...
 
 
+# A grader may set `exclusive_gold = False` when a gold element is a class of answers rather than one
+# answer (code: "a program that passes the tests"). Then distinct candidates that hit the same element
+# are all hits and do not break uniqueness; duplicates (same `canonical`) still do. Default: True.
+
+
 @dataclass(frozen=True, slots=True)
 class Grades:
     """The verdicts for one answer set.
@@ -68,7 +73,7 @@ def grade_labels(texts: Sequence[str], gold: Gold, grader: Grader) -> Grades:
             continue
         seen.add(key)
         index = grader.match(text, gold)
-        if index is not None and index in taken:
+        if index is not None and index in taken and getattr(grader, "exclusive_gold", True):
             distinct = False
             index = None
         if index is None:
@@ -134,8 +139,10 @@ def get_grader(name: str) -> Grader:
 
 
 def _register_builtin() -> None:
+    from beyondmode.grading.code import CodeGrader
     from beyondmode.grading.exact import ExactMatchGrader
     from beyondmode.grading.symbolic import MathGrader
 
     _REGISTRY.setdefault("exact_match", ExactMatchGrader)
     _REGISTRY.setdefault("math", MathGrader)
+    _REGISTRY.setdefault("code", CodeGrader)

@@ -1,0 +1,80 @@
+"""Throughput of the sandbox: MBPP reference solutions (with their tests) per second, 2 workers.
+
+Prints the sandbox's figure, with a fresh interpreter per program and with fork servers, and beside it a bare sequential runner's (`python -c program + tests`, no
+isolation, no limits) on the same tasks and machine, for scale. Needs ../shared/data/mbpp/mbpp.jsonl
+(or BEYONDMODE_SHARED_DATA); without it, a synthetic set of small programs is used.
+
+    python bench/bench_sandbox.py [--workers 2] [--mode auto|bwrap|plain] [--limit N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from beyondmode.sandbox import Limits, Sandbox
+from beyondmode.tasks.mbpp import load_mbpp
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def mbpp_jobs(limit: int | None) -> tuple[list[tuple[str, str]], str]:
+    data = Path(os.environ.get("BEYONDMODE_SHARED_DATA", REPO.parent / "shared" / "data"))
+    path = data / "mbpp" / "mbpp.jsonl"
+    if not path.is_file():
+        jobs = [(f"def f(x):\n    return x + {i}\n", f"assert f(1) == {i + 1}\n") for i in range(300)]
+        return jobs[:limit], "synthetic programs (MBPP not found)"
+    problems = load_mbpp(path)[:limit]
+    return [(p.code, p.test_program()) for p in problems], f"MBPP reference solutions ({path})"
+
+
+def bare_sequential(jobs: list[tuple[str, str]]) -> float:
+    """Jobs per second of the simplest runner: one `python -c` per job, one after the other."""
+    start = time.perf_counter()
+    for program, tests in jobs:
+        subprocess.run(
+            [sys.executable, "-c", program + "\n" + tests], capture_output=True, timeout=60, check=False
+        )
+    return len(jobs) / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--mode", default="auto", choices=["auto", "bwrap", "plain"])
+    parser.add_argument("--limit", type=int, default=None, help="first N tasks (default: all 974)")
+    parser.add_argument("--baseline-tasks", type=int, default=100, help="tasks for the bare runner")
+    args = parser.parse_args()
+    jobs, source = mbpp_jobs(args.limit)
+    print(f"source: {source}; workers: {args.workers}; cpus: {os.cpu_count()}")
+    for fork_server in (False, True):
+        with Sandbox(
+            Limits(timeout_s=40.0), requested_mode=args.mode, workers=args.workers, fork_server=fork_server
+        ) as sandbox:
+            sandbox.run(*jobs[0])  # warm the page cache, the mode probe and the servers
+            start = time.perf_counter()
+            results = sandbox.run_many(jobs)
+            elapsed = time.perf_counter() - start
+        passed = sum(r.passed for r in results)
+        slowest = max(range(len(results)), key=lambda i: results[i].duration_s)
+        kind = "fork server" if fork_server else "fresh interpreter per program"
+        print(
+            f"sandbox ({sandbox.mode}, {kind}): {len(jobs)} programs in {elapsed:.1f} s = "
+            f"{len(jobs) / elapsed:.1f} programs/s ({passed} passed; median run "
+            f"{statistics.median(r.duration_s for r in results) * 1000:.0f} ms; slowest #{slowest} "
+            f"{results[slowest].duration_s:.1f} s; load average {os.getloadavg()[0]:.1f})"
+        )
+    quick = jobs[: args.baseline_tasks]
+    print(
+        f"bare sequential runner (python -c, no isolation), first {len(quick)} tasks: "
+        f"{bare_sequential(quick):.1f} programs/s (same machine, same moment)"
+    )
+
+
+if __name__ == "__main__":
+    main()

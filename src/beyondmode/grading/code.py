@@ -1,0 +1,159 @@
+"""The code grader: a candidate program hits when it passes all of the example's unit tests.
+
+Gold for a code example is one element whose text is the test program (for instance the MBPP asserts, or
+HumanEval's `check` function followed by `check(entry_point)`): `Example.gold == ((test_program,),)`.
+The same string is verl's `ground_truth`. Tests run after the candidate, in a sandbox
+(`beyondmode.sandbox`); they raise on failure.
+
+Two candidates are the same answer (a duplicate) when their programs are the same after normalization:
+the AST dump without comments, docstrings or whitespace; text that does not parse falls back to
+whitespace-normalized text. Distinct programs that both pass are both hits (`exclusive_gold = False`).
+
+>>> grader = CodeGrader()
+>>> grader.canonical("def f(x):\\n    '''Double.'''\\n    return 2*x  # twice") == grader.canonical(
+...     "def f(x): return 2 * x")
+True
+>>> grader.match("def f(x):\\n    return 2 * x", (("assert f(2) == 4",),))
+0
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import warnings
+from collections import OrderedDict
+from collections.abc import Sequence
+
+from beyondmode.grading.base import Gold
+from beyondmode.sandbox import Limits, Sandbox
+
+_FENCED_BLOCK = re.compile(r"```[ \t]*(?:python|py|python3)?[ \t]*\n(.*?)```", re.DOTALL | re.IGNORECASE)
+_PARSE_ERRORS = (SyntaxError, ValueError, RecursionError, MemoryError)
+
+
+def extract_program(candidate: str) -> str:
+    """The program inside a candidate: the text itself, or the first ```python block of text that is
+    not Python by itself (a model that writes a sentence before its code).
+
+    >>> extract_program("Here it is:\\n```python\\nx = 1\\n```")
+    'x = 1\\n'
+    """
+    text = candidate.replace("\r\n", "\n")
+    if "```" not in text or _parses(text):
+        return text
+    match = _FENCED_BLOCK.search(text)
+    return match.group(1) if match else text
+
+
+def normalize_program(program: str) -> str:
+    """A key equal for programs that differ only in comments, docstrings and whitespace.
+
+    >>> normalize_program("x  =  1 # one") == normalize_program("x = 1")
+    True
+    >>> normalize_program("def (:")
+    'text:def (:'
+    """
+    try:
+        tree = parse_quietly(program)
+    except _PARSE_ERRORS:
+        return "text:" + " ".join(program.split())
+    _strip_docstrings(tree)
+    return "ast:" + ast.dump(tree, include_attributes=False)
+
+
+def parse_quietly(program: str) -> ast.Module:
+    """`ast.parse` without the SyntaxWarnings (invalid escapes...) that untrusted code would log."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ast.parse(program)
+
+
+def _parses(text: str) -> bool:
+    try:
+        parse_quietly(text)
+    except _PARSE_ERRORS:
+        return False
+    return True
+
+
+def _is_string(node: ast.expr) -> bool:
+    return isinstance(node, ast.Constant) and isinstance(node.value, str)
+
+
+def _strip_docstrings(tree: ast.AST) -> None:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            first = node.body[0] if node.body else None
+            if isinstance(first, ast.Expr) and _is_string(first.value):
+                del node.body[0]
+
+
+class CodeGrader:
+    """Grades programs by running them against the gold test programs in a sandbox.
+
+    `match(candidate, gold)` is the index of the first gold element one of whose test programs the
+    candidate passes, or None. Verdicts are memoised on (program, tests), so `match_many` / `match_pairs`
+    can run a whole batch (K candidates x G generations) in parallel first, after which the per-candidate
+    `match` calls made by `grade_labels` and `Scorer` cost nothing.
+    """
+
+    name = "code"
+    exclusive_gold = False
+    """Every passing program is a hit (the gold element is "a correct program", a class of answers):
+    coverage is any-hit, i.e. pass@K from one generation, and uniqueness only asks that the programs
+    differ after normalization."""
+
+    def __init__(self, sandbox: Sandbox | None = None, *, cache_size: int = 8192) -> None:
+        self._sandbox = sandbox
+        self._cache: OrderedDict[tuple[str, str], bool] = OrderedDict()
+        self._cache_size = cache_size
+
+    @property
+    def sandbox(self) -> Sandbox:
+        """The sandbox in use (created on first use: 5 s per program, 2 workers with fork servers,
+        bwrap when it runs here)."""
+        if self._sandbox is None:
+            self._sandbox = Sandbox(Limits(timeout_s=5.0), workers=2, fork_server=True)
+        return self._sandbox
+
+    def canonical(self, candidate: str) -> str:
+        return normalize_program(extract_program(candidate))
+
+    def match(self, candidate: str, gold: Gold) -> int | None:
+        return self.match_pairs([(candidate, gold)])[0]
+
+    def match_many(self, candidates: Sequence[str], gold: Gold) -> list[int | None]:
+        """`match` for many candidates of one example, run in parallel."""
+        return self.match_pairs([(candidate, gold) for candidate in candidates])
+
+    def match_pairs(self, pairs: Sequence[tuple[str, Gold]]) -> list[int | None]:
+        """`match` for (candidate, gold) pairs of any examples, all run in parallel in one batch."""
+        programs = [extract_program(candidate) for candidate, _ in pairs]
+        verdicts: dict[tuple[str, str], bool | None] = {
+            (program, tests): self._cache.get((program, tests))
+            for program, (_, gold) in zip(programs, pairs, strict=True)
+            if program.strip()
+            for aliases in gold
+            for tests in aliases
+        }
+        jobs = [job for job, passed in verdicts.items() if passed is None]
+        for job, result in zip(jobs, self.sandbox.run_many(jobs) if jobs else [], strict=True):
+            verdicts[job] = result.passed
+            self._remember(job, result.passed)
+        return [
+            _first_passed(program, gold, verdicts) if program.strip() else None
+            for program, (_, gold) in zip(programs, pairs, strict=True)
+        ]
+
+    def _remember(self, job: tuple[str, str], passed: bool) -> None:
+        self._cache[job] = passed
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+
+
+def _first_passed(program: str, gold: Gold, verdicts: dict[tuple[str, str], bool | None]) -> int | None:
+    for index, aliases in enumerate(gold):
+        if any(verdicts[(program, tests)] for tests in aliases):
+            return index
+    return None

@@ -1,0 +1,380 @@
+"""The program the sandboxed interpreter runs (passed with `-c`; stdlib only, never imported by the parent).
+
+Protocol: the parent writes one marshalled dict on stdin {nonce, result_fd, program, tests, limits}
+(marshal, not json: importing json costs the interpreter ~10 ms, a third of its start). The
+harness reads it, applies the resource limits, compiles both sources, arms an audit hook, runs the
+candidate program, then the tests in a fresh namespace with a snapshot of the builtins taken before the
+candidate ran, and only then writes the nonce to `result_fd` and exits with os._exit(0). The parent
+accepts a pass only when the exit status is 0 AND the result pipe holds exactly the nonce, so a program
+that prints "OK", exits early (os._exit(0), sys.exit(0)) or breaks the harness fails.
+
+Everything the success path needs after the candidate has run (exec, os.write, os._exit, the nonce) is
+bound to locals of `main` beforehand: patching builtins or the os module cannot reach it, and the audit
+hook blocks the ways to read another frame's locals (sys._getframe, tracebacks' tb_frame, gc, ctypes,
+settrace, code-object forging). On failure the harness writes "fail:<phase>:<exception name>" instead:
+diagnostics only, never trusted.
+"""
+
+import os
+import sys
+
+_BLOCKED_EVENTS = frozenset(
+    {
+        "os.fork", "os.forkpty", "os.system", "os.exec", "os.spawn", "os.posix_spawn", "subprocess.Popen",
+        "os.kill", "os.killpg", "signal.pthread_kill", "os.setuid", "os.chroot",
+        "sys._getframe", "sys._current_frames", "sys.settrace", "sys.setprofile",
+        "gc.get_objects", "gc.get_referrers", "gc.get_referents",
+        "socket.__new__", "socket.connect", "socket.bind", "socket.getaddrinfo", "socket.sendto",
+        "ctypes.dlopen", "ctypes.dlsym", "ctypes.cdata", "ctypes.addressof",
+        "code.__new__", "function.__new__", "resource.setrlimit", "resource.prlimit",
+    }
+)  # fmt: skip
+_BLOCKED_MODULES = frozenset(
+    {"ctypes", "_ctypes", "_posixsubprocess", "_testcapi", "_testinternalcapi", "_xxsubinterpreters"}
+)
+_FRAME_ATTRIBUTES = frozenset({"tb_frame", "gi_frame", "cr_frame", "ag_frame", "f_back", "f_locals"})
+_PATH_EVENTS = frozenset(
+    {
+        "os.remove", "os.rename", "os.rmdir", "os.mkdir", "os.symlink", "os.link", "os.truncate",
+        "os.chmod", "os.chown", "os.utime", "os.setxattr", "os.removexattr", "shutil.rmtree",
+    }
+)  # fmt: skip
+EXPOSE_PRAGMA = "# sandbox-expose:"
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+
+
+def _make_hook(
+    workdir,
+    *,
+    _str=str,
+    _bytes=bytes,
+    _int=int,
+    _type=type,
+    _error=PermissionError,
+    _no_frame=ValueError,
+    _lstat=os.lstat,
+    _readlink=os.readlink,
+    _getcwd=os.getcwd,
+):
+    """The audit hook. Every function it calls is bound here and is a C builtin (no os.path, no
+    os.fsdecode: the program could patch their module-level helpers), so patching cannot weaken it."""
+    prefix = workdir.rstrip("/") + "/"
+    blocked_events, blocked_modules = _BLOCKED_EVENTS, _BLOCKED_MODULES
+    frame_attributes, path_events, write_flags = _FRAME_ATTRIBUTES, _PATH_EVENTS, _WRITE_FLAGS
+    two_path_events = frozenset({"os.rename", "os.link", "os.symlink"})
+
+    def exact(text):
+        return _str.__add__("", text)  # a plain str even from a str subclass that lies about itself
+
+    def resolve(path):
+        """The absolute path with every symbolic link followed, like os.path.realpath."""
+        # Only plain str/bytes: another object's __fspath__ could answer differently the second time.
+        if _type(path) is _bytes:
+            path = _bytes.decode(path, "utf-8", "surrogateescape")
+        elif _type(path) is not _str:
+            raise _error("sandbox: file paths must be str or bytes")
+        if not path.startswith("/"):
+            path = _getcwd() + "/" + path
+        pending, resolved, hops = path.split("/")[::-1], [], 0
+        while pending:
+            part = pending.pop()
+            if part in ("", "."):
+                continue
+            if part == "..":
+                if resolved:
+                    resolved.pop()
+                continue
+            current = "/" + "/".join([*resolved, part])
+            try:
+                mode = _lstat(current).st_mode
+            except OSError:
+                resolved.append(part)
+                continue
+            if mode & 0o170000 != 0o120000:
+                resolved.append(part)
+                continue
+            hops += 1
+            if hops > 40:
+                raise _error("sandbox: too many symbolic links")
+            target = _readlink(current)
+            if target.startswith("/"):
+                resolved = []
+            pending.extend(target.split("/")[::-1])
+        return "/" + "/".join(resolved)
+
+    def inside(path):
+        if _type(path) is _int:
+            return True
+        resolved = resolve(path)
+        return resolved == workdir or resolved.startswith(prefix) or resolved == "/dev/null"
+
+    def check_open(path, mode, flags):
+        if _type(path) is _int:
+            return
+        resolved = resolve(path)
+        if resolved.startswith(("/proc/", "/dev/mem")) or resolved == "/proc":
+            raise _error(f"sandbox: opening {resolved!r} is not allowed")
+        try:
+            is_directory = _lstat(resolved).st_mode & 0o170000 == 0o040000
+        except OSError:
+            is_directory = False
+        if is_directory:  # a directory fd would let dir_fd= calls write anywhere
+            raise _error(f"sandbox: opening the directory {resolved!r} is not allowed")
+        writing = (_type(mode) is _str and ("w" in mode or "a" in mode or "x" in mode or "+" in mode)) or (
+            _type(flags) is _int and flags & write_flags
+        )
+        if writing and not inside(path):
+            raise _error(f"sandbox: writing {resolved!r} outside the work directory")
+
+    def hook(event, args):
+        if event in blocked_events:
+            if event == "sys._getframe":  # ValueError: what namedtuple, enum and typing already catch
+                raise _no_frame("sandbox: sys._getframe is not allowed")
+            raise _error(f"sandbox: {event} is not allowed")
+        if event == "import" and exact(args[0]).partition(".")[0] in blocked_modules:
+            raise _error(f"sandbox: importing {exact(args[0])} is not allowed")
+        if event == "object.__getattr__" and exact(args[1]) in frame_attributes:
+            raise _error(f"sandbox: reading {exact(args[1])} is not allowed")
+        if event == "object.__setattr__" and exact(args[1]) == "__code__":
+            raise _error("sandbox: replacing __code__ is not allowed")
+        if event == "open":
+            check_open(*args)
+        elif event in path_events:
+            for value in args[: 2 if event in two_path_events else 1]:
+                if not inside(value):
+                    raise _error(f"sandbox: {event} outside the work directory")
+
+    return hook
+
+
+def _apply_limits(limits):
+    import resource
+
+    pairs = (
+        (resource.RLIMIT_AS, limits["memory_bytes"]),
+        (resource.RLIMIT_CPU, limits["cpu_s"]),
+        (resource.RLIMIT_FSIZE, limits["file_size_bytes"]),
+        (resource.RLIMIT_NPROC, limits["max_processes"]),
+        (resource.RLIMIT_NOFILE, limits["max_open_files"]),
+        (resource.RLIMIT_CORE, 0),
+    )
+    for which, value in pairs:
+        resource.setrlimit(which, (value, value))
+
+
+def _exposed_names(tests):
+    """Names the tests declare with `# sandbox-expose: name, ...`: program names that may shadow builtins
+    in the tests' namespace (the function under test is called `sum`, say). Other program names that
+    shadow builtins are hidden from the tests, so `def abs(x): return 0` cannot rig `abs(f(x) - y) < 1e-6`.
+    """
+    names = set()
+    for line in tests.splitlines():
+        if line.startswith(EXPOSE_PRAGMA):
+            names.update(name.strip() for name in line[len(EXPOSE_PRAGMA) :].split(","))
+    return names
+
+
+def run_job(payload):
+    """Run one job in this process and exit: os._exit(0) after writing the nonce, or exit 1."""
+    import builtins
+
+    nonce = payload["nonce"].encode()
+    result_fd = payload["result_fd"]
+    write, exit_now, run, name_of, text_type = os.write, os._exit, exec, type, str
+    stdout, stderr = sys.__stdout__, sys.__stderr__
+
+    def fail(phase, error):
+        write(result_fd, f"fail:{phase}:{name_of(error).__name__}".encode())
+        stderr.write(f"{phase}: {name_of(error).__name__}: {error}\n"[:2000])
+        stderr.flush()
+        exit_now(1)
+
+    _apply_limits(payload["limits"])
+    tests = compile(payload["tests"], "<tests>", "exec")
+    try:
+        program = compile(payload["program"], "<candidate>", "exec")
+    except BaseException as error:
+        fail("compile", error)
+    exposed = _exposed_names(payload["tests"])
+    payload.clear()
+    del payload
+    pristine_builtins = dict(builtins.__dict__)
+    namespace = {"__name__": "__candidate__", "__builtins__": builtins}
+    sys.addaudithook(_make_hook(os.getcwd()))
+    try:
+        run(program, namespace)
+    except BaseException as error:
+        fail("program", error)
+    test_namespace = {
+        key: value
+        for key, value in namespace.items()
+        if name_of(key) is text_type and (key not in pristine_builtins or key in exposed)
+    }
+    test_namespace["__builtins__"] = pristine_builtins
+    test_namespace["__name__"] = "__tests__"
+    try:
+        run(tests, test_namespace)
+    except BaseException as error:
+        fail("tests", error)
+    try:
+        stdout.flush()
+        stderr.flush()
+    finally:
+        write(result_fd, nonce)
+        exit_now(0)
+
+
+def _stdin_to_devnull():
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+
+
+# ------------------------------------------------------------------------------------ fork server
+# With the argument "serve", the harness is a fork server: it never runs untrusted code itself. It reads
+# framed jobs (4-byte little-endian length + marshalled dict) on stdin, forks one child per job (which
+# runs `run_job` in a fresh job directory, in its own process group, with stdin on /dev/null and
+# stdout/stderr on capture files), enforces the wall-clock timeout, kills the child's group, removes
+# the job directory, and answers with a framed marshalled dict on stdout.
+
+
+def _read_exact(fd, size):
+    chunks = []
+    while size:
+        chunk = os.read(fd, size)
+        if not chunk:
+            return b""
+        chunks.append(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)
+
+
+def _wait_child(pid, timeout_s):
+    """Wait for `pid` at most `timeout_s`; True when it timed out (the caller kills it)."""
+    import select
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    try:
+        pidfd = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        pidfd = None
+    if pidfd is not None:
+        try:
+            ready, _, _ = select.select([pidfd], [], [], max(0.0, deadline - time.monotonic()))
+            return not ready
+        finally:
+            os.close(pidfd)
+    while time.monotonic() < deadline:  # no pidfd (Linux < 5.3): poll
+        if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+            return False
+        time.sleep(0.001)
+    return True
+
+
+def _ignoring_os_errors(function, *args):
+    try:
+        return function(*args)
+    except OSError:
+        return None
+
+
+def _head(path, limit):
+    with open(path, "rb") as handle:
+        return handle.read(limit)
+
+
+def _serve_one(job, number):
+    import shutil
+    import signal
+    import time
+
+    # Relative to the server's directory: as user `nobody`, the folders above it may not be traversable.
+    workdir = f"job{number}"
+    capture = [f".job{number}.{name}" for name in ("out", "err")]
+    os.mkdir(workdir, 0o700)
+    out, err = (os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600) for path in capture)
+    read_fd, write_fd = os.pipe()
+    start = time.monotonic()
+    pid = os.fork()
+    if pid == 0:  # the child: becomes the job
+        try:
+            os.setpgid(0, 0)
+            os.chdir(workdir)
+            _stdin_to_devnull()
+            os.dup2(out, 1)
+            os.dup2(err, 2)
+            os.dup2(write_fd, 3)
+            os.closerange(4, 1 << 16)
+            job["result_fd"] = 3
+            run_job(job)
+        finally:
+            os._exit(70)
+    for fd in (out, err, write_fd):
+        os.close(fd)
+    _ignoring_os_errors(os.setpgid, pid, pid)
+    timed_out = _wait_child(pid, job["timeout_s"])
+    _ignoring_os_errors(os.killpg, pid, signal.SIGKILL)
+    _, status = os.waitpid(pid, 0)
+    duration = time.monotonic() - start
+    os.set_blocking(read_fd, False)
+    try:
+        verdict = os.read(read_fd, 4096)
+    except BlockingIOError:
+        verdict = b""
+    os.close(read_fd)
+    limit = job["output_bytes"]
+    answer = {
+        "timed_out": timed_out,
+        "returncode": os.waitstatus_to_exitcode(status),
+        "status": verdict,
+        "duration_s": duration,
+        "stdout": _head(capture[0], limit),
+        "stderr": _head(capture[1], limit),
+    }
+    shutil.rmtree(workdir, onerror=_force_remove)
+    for path in capture:
+        os.unlink(path)
+    return answer
+
+
+def _force_remove(function, path, _error):
+    os.chmod(os.path.dirname(path), 0o700)
+    if os.path.isdir(path) and not os.path.islink(path):
+        import shutil
+
+        os.chmod(path, 0o700)
+        shutil.rmtree(path, onerror=_force_remove)
+    else:
+        os.unlink(path)
+
+
+def serve():
+    import marshal
+
+    number = 0
+    while True:
+        header = _read_exact(0, 4)
+        if not header:
+            os._exit(0)
+        job = marshal.loads(_read_exact(0, int.from_bytes(header, "little")))
+        number += 1
+        answer = marshal.dumps(_serve_one(job, number))
+        data = len(answer).to_bytes(4, "little") + answer
+        while data:
+            data = data[os.write(1, data) :]
+
+
+def main():
+    import marshal
+    import types  # noqa: F401  (its import reads a traceback's tb_frame, which the hook forbids)
+
+    if sys.argv[1:] == ["serve"]:
+        serve()
+    payload = marshal.loads(sys.stdin.buffer.read())
+    _stdin_to_devnull()
+    run_job(payload)
+
+
+if __name__ == "__main__":  # run with -c; importing this file does nothing
+    main()

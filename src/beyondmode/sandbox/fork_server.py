@@ -1,0 +1,125 @@
+"""Fork servers: one long-lived sandboxed interpreter per worker that forks a fresh child per job.
+
+This saves the interpreter start (and, under bubblewrap, the namespace setup) of every job. Each job
+still runs in its own process, forked from a server that never ran untrusted code, with its own rlimits,
+audit hook, process group and job directory, which is removed afterwards. What jobs of one server
+share: the server's namespaces (PID, mount, a private /tmp) and its initial memory image (the same hash
+seed and `random` state). See docs/sandbox.md.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import marshal
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+from typing import Any
+
+from beyondmode.sandbox.isolation import Isolation, switch_user_arguments
+
+logger = logging.getLogger(__name__)
+
+_WATCHDOG_GRACE_S = 10.0
+
+
+class ForkServer:
+    """One server process (`python -c <harness> serve`) and its work directory."""
+
+    def __init__(self, isolation: Isolation, harness: str, tmp_root: str | None) -> None:
+        self.workdir = tempfile.mkdtemp(prefix="beyondmode-server-", dir=tmp_root)
+        if isolation.user is not None:
+            os.chown(self.workdir, isolation.user, isolation.group or -1)
+        self._errors = tempfile.TemporaryFile(dir=tmp_root)  # noqa: SIM115 (closed in close())
+        self.process = subprocess.Popen(
+            isolation.command(harness, self.workdir, ("serve",)),
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._errors, cwd=self.workdir,
+            env=isolation.environment(self.workdir), start_new_session=True, **switch_user_arguments(isolation),
+        )  # fmt: skip
+
+    def request(self, job: dict[str, Any], timeout_s: float) -> dict[str, Any] | None:
+        """Send one job and read its answer; None when the server died or hung (it is then killed)."""
+        assert self.process.stdin is not None and self.process.stdout is not None
+        data = marshal.dumps(job)
+        watchdog = threading.Timer(timeout_s + _WATCHDOG_GRACE_S, self.kill)
+        watchdog.start()
+        try:
+            self.process.stdin.write(len(data).to_bytes(4, "little") + data)
+            self.process.stdin.flush()
+            header = self.process.stdout.read(4)
+            if len(header) < 4:
+                return None
+            body = self.process.stdout.read(int.from_bytes(header, "little"))
+            return marshal.loads(body)
+        except (BrokenPipeError, EOFError, ValueError) as error:
+            logger.warning("sandbox fork server failed: %s; %s", error, self._error_tail())
+            return None
+        finally:
+            watchdog.cancel()
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+
+    def close(self) -> None:
+        """Stop the server (end of input, then SIGKILL to its group) and remove its work directory."""
+        if self.process.stdin is not None:
+            with contextlib.suppress(BrokenPipeError):
+                self.process.stdin.close()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=2.0)
+        self.kill()
+        self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+        self._errors.close()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def _error_tail(self) -> str:
+        self._errors.seek(0)
+        return self._errors.read()[-500:].decode("utf-8", "replace")
+
+
+class ForkServerPool:
+    """Servers handed out one per running job (at most one per concurrent caller), created on demand."""
+
+    def __init__(self, isolation: Isolation, harness: str, tmp_root: str | None) -> None:
+        self._isolation = isolation
+        self._harness = harness
+        self._tmp_root = tmp_root
+        self._idle: queue.SimpleQueue[ForkServer] = queue.SimpleQueue()
+        self._all: list[ForkServer] = []
+        self._lock = threading.Lock()
+
+    def request(self, job: dict[str, Any], timeout_s: float) -> dict[str, Any] | None:
+        try:
+            server = self._idle.get_nowait()
+        except queue.Empty:
+            server = ForkServer(self._isolation, self._harness, self._tmp_root)
+            with self._lock:
+                self._all.append(server)
+        answer = server.request(job, timeout_s)
+        if answer is None:
+            server.close()
+            with self._lock:
+                self._all.remove(server)
+        else:
+            self._idle.put(server)
+        return answer
+
+    @property
+    def running(self) -> int:
+        """How many servers are alive."""
+        return len(self._all)
+
+    def close(self) -> None:
+        with self._lock:
+            servers, self._all = self._all, []
+        for server in servers:
+            server.close()
+        self._idle = queue.SimpleQueue()

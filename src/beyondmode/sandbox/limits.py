@@ -1,0 +1,55 @@
+"""Resource limits for one sandboxed run."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What one candidate may use. Soft and hard rlimits are both set to these values.
+
+    Fields:
+        timeout_s: wall-clock seconds before the whole process group is killed.
+        cpu_s: CPU seconds (RLIMIT_CPU); defaults to the wall timeout rounded up.
+        memory_mb: address space (RLIMIT_AS) of the interpreter, in MiB.
+        file_size_mb: largest file the program may write (RLIMIT_FSIZE), stdout and stderr included.
+        max_processes: RLIMIT_NPROC (counts every process of the sandbox's user; not enforced for root).
+        max_open_files: RLIMIT_NOFILE.
+        output_bytes: how much of stdout and of stderr is kept in the result (the rest is discarded).
+
+    >>> Limits(timeout_s=2.5).cpu_seconds
+    3
+    """
+
+    timeout_s: float = 5.0
+    cpu_s: int | None = None
+    memory_mb: int = 1024
+    file_size_mb: int = 16
+    max_processes: int = 64
+    max_open_files: int = 64
+    output_bytes: int = 8192
+
+    def __post_init__(self) -> None:
+        for name in ("timeout_s", "memory_mb", "file_size_mb", "max_processes", "max_open_files"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"Limits.{name} must be positive, got {getattr(self, name)}")
+        if self.cpu_s is not None and self.cpu_s <= 0:
+            raise ValueError(f"Limits.cpu_s must be positive, got {self.cpu_s}")
+        if self.output_bytes < 0:
+            raise ValueError(f"Limits.output_bytes must be >= 0, got {self.output_bytes}")
+
+    @property
+    def cpu_seconds(self) -> int:
+        return self.cpu_s if self.cpu_s is not None else max(1, math.ceil(self.timeout_s))
+
+    def as_payload(self) -> dict[str, int]:
+        """The limits in the units the harness applies (bytes, seconds)."""
+        return {
+            "memory_bytes": self.memory_mb << 20,
+            "cpu_s": self.cpu_seconds,
+            "file_size_bytes": self.file_size_mb << 20,
+            "max_processes": self.max_processes,
+            "max_open_files": self.max_open_files,
+        }

@@ -1,0 +1,204 @@
+"""The code grader: normalization (duplicates), program extraction, sandboxed matching, and rewards of K
+programs through `Scorer` with grader "code"."""
+
+from __future__ import annotations
+
+import pytest
+
+from beyondmode.formats import AnswerFormat
+from beyondmode.grading import Grader, get_grader, grade_labels
+from beyondmode.grading.code import CodeGrader, extract_program, normalize_program
+from beyondmode.sandbox import Limits, Sandbox
+from beyondmode.scoring import Scorer
+
+TESTS = "assert add(2, 3) == 5\nassert add(-1, 1) == 0\n"
+GOLD = ((TESTS,),)
+RIGHT = "def add(a, b):\n    return a + b\n"
+RIGHT_OTHER = "def add(a, b):\n    return sum([a, b])\n"
+WRONG = "def add(a, b):\n    return a - b\n"
+WRONG_OTHER = "def add(a, b):\n    return a * b\n"
+
+
+@pytest.fixture(scope="module")
+def grader() -> CodeGrader:
+    return CodeGrader(Sandbox(Limits(timeout_s=3.0), workers=2))
+
+
+# ---------------------------------------------------------------------------------- normalization
+SAME_PROGRAM = [
+    ("comments", "def f(x):\n    return x + 1  # add one\n", "def f(x):\n    # add one\n    return x + 1\n"),
+    ("whitespace", "def f(x):\n    return x+1\n", "def f( x ):\n\n\n        return   x + 1"),
+    ("docstring", 'def f(x):\n    """Add one."""\n    return x + 1\n', "def f(x):\n    return x + 1\n"),
+    ("module docstring", '"""Module."""\nimport os\n', "import os\n"),
+    ("class docstring", "class A:\n    'doc'\n    x = 1\n", "class A:\n    x = 1\n"),
+    ("crlf", "def f(x):\r\n    return x + 1\r\n", "def f(x):\n    return x + 1\n"),
+    ("quotes", "x = 'a'\n", 'x = "a"\n'),
+    ("unparsable, spacing only", "def f(:\n   return", "def f(: return"),
+    ("fenced after prose", "Here:\n```python\ndef f(x):\n    return x\n```", "def f(x):\n    return x\n"),
+]
+DIFFERENT_PROGRAM = [
+    ("variable name", "def f(x):\n    return x + 1\n", "def f(y):\n    return y + 1\n"),
+    ("constant", "def f(x):\n    return x + 1\n", "def f(x):\n    return x + 2\n"),
+    ("string that is not a docstring", "x = 1\n'note'\n", "x = 1\n"),
+    ("unparsable vs parsable", "def f(:", "def f(): pass"),
+]
+
+
+@pytest.mark.parametrize(("first", "second"), [pytest.param(a, b, id=n) for n, a, b in SAME_PROGRAM])
+def test_same_program_after_normalization(grader: CodeGrader, first: str, second: str) -> None:
+    assert grader.canonical(first) == grader.canonical(second)
+
+
+@pytest.mark.parametrize(("first", "second"), [pytest.param(a, b, id=n) for n, a, b in DIFFERENT_PROGRAM])
+def test_different_programs_stay_different(grader: CodeGrader, first: str, second: str) -> None:
+    assert grader.canonical(first) != grader.canonical(second)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["(" * 200 + ")" * 200, "x = " + "[" * 5000, "\x00", "def f():\n\treturn 1\n        return 2"],
+)
+def test_normalization_never_raises(text: str) -> None:
+    assert normalize_program(text).startswith(("ast:", "text:"))
+
+
+def test_extract_program_keeps_plain_code_and_takes_the_first_fence() -> None:
+    assert extract_program(RIGHT) == RIGHT
+    assert extract_program("Sure.\n```python\nx = 1\n```\nand\n```python\nx = 2\n```") == "x = 1\n"
+    assert extract_program("no code here ```") == "no code here ```"
+
+
+# ---------------------------------------------------------------------------------------- matching
+def test_code_grader_is_registered_and_satisfies_the_protocol() -> None:
+    grader = get_grader("code")
+    assert isinstance(grader, CodeGrader)
+    assert isinstance(grader, Grader)
+    assert grader.name == "code"
+
+
+@pytest.mark.parametrize(
+    ("candidate", "expected"),
+    [(RIGHT, 0), (RIGHT_OTHER, 0), (WRONG, None), ("", None), ("   ", None), ("def add(a, b) return", None)],
+)
+def test_match(grader: CodeGrader, candidate: str, expected: int | None) -> None:
+    assert grader.match(candidate, GOLD) == expected
+
+
+def test_match_finds_the_gold_element_and_alias_that_pass(grader: CodeGrader) -> None:
+    gold = (("assert add(1, 1) == 3",), ("assert add(1, 1) == 0", "assert add(1, 1) == 2"))
+    assert grader.match(RIGHT, gold) == 1
+    assert grader.match(WRONG, gold) == 1
+    assert grader.match(WRONG_OTHER, gold) is None
+
+
+def test_match_many_runs_once_per_distinct_job_and_caches(monkeypatch: pytest.MonkeyPatch) -> None:
+    grader = CodeGrader(Sandbox(Limits(timeout_s=3.0), workers=2))
+    batches: list[int] = []
+    original = grader.sandbox.run_many
+    monkeypatch.setattr(grader.sandbox, "run_many", lambda jobs: batches.append(len(jobs)) or original(jobs))
+    candidates = [RIGHT, WRONG, RIGHT, RIGHT_OTHER, ""]
+    assert grader.match_many(candidates, GOLD) == [0, None, 0, 0, None]
+    assert batches == [3]
+    assert grader.match_many(candidates, GOLD) == [0, None, 0, 0, None]
+    assert grader.match(RIGHT, GOLD) == 0
+    assert batches == [3]
+
+
+def test_match_pairs_mixes_examples(grader: CodeGrader) -> None:
+    other = (("assert add(2, 3) == -1",),)
+    assert grader.match_pairs([(RIGHT, GOLD), (RIGHT, other), (WRONG, other)]) == [0, None, 0]
+
+
+def test_code_grader_pickles(grader: CodeGrader) -> None:
+    import pickle
+
+    clone = pickle.loads(pickle.dumps(grader))
+    assert clone.match(RIGHT, GOLD) == 0
+
+
+# ----------------------------------------------------------------------------------------- rewards
+K3 = AnswerFormat(num_candidates=3)
+
+
+def completion(programs: list[str], confidences: list[float] | None = None) -> str:
+    """A real-looking completion: reasoning, then each program in a fenced block inside its slot."""
+    slots = []
+    for slot, program in enumerate(programs, start=1):
+        text = f"<answer{slot}>\n```python\n{program}```\n</answer{slot}>"
+        if confidences is not None:
+            text += f" <confidence{slot}> {confidences[slot - 1]} </confidence{slot}>"
+        slots.append(text)
+    return "<think>\nAdd the two numbers; if a < b or a > b it does not matter.\n</think>\n" + "\n".join(
+        slots
+    )
+
+
+@pytest.mark.parametrize(
+    ("programs", "hits", "coverage", "distinct"),
+    [
+        pytest.param(
+            [WRONG, WRONG_OTHER, "def add(a, b):\n    return 0\n"], (0.0, 0.0, 0.0), 0.0, True, id="0 pass"
+        ),
+        pytest.param([WRONG, RIGHT, WRONG_OTHER], (0.0, 1.0, 0.0), 1.0, True, id="1 pass"),
+        pytest.param([RIGHT, WRONG, RIGHT_OTHER], (1.0, 0.0, 1.0), 1.0, True, id="2 pass"),
+        pytest.param(
+            [RIGHT, "def add(a, b):\n    # the sum\n    return a+b\n", WRONG],
+            (1.0, 0.0, 0.0),
+            1.0,
+            False,
+            id="duplicate by normalization",
+        ),
+    ],
+)
+def test_k_programs_through_the_scorer(
+    programs: list[str], hits: tuple[float, ...], coverage: float, distinct: bool
+) -> None:
+    scorer = Scorer.for_method("multi_rlvr", 3, multi_gold=True, grader="code")
+    scored = scorer.score(completion(programs), GOLD)
+    assert scored.parsed.format_ok, scored.parsed.violations
+    assert scored.grades.hits == hits
+    assert scored.grades.distinct is distinct
+    assert scored.breakdown.terms["coverage"] == coverage
+    assert scored.breakdown.terms["any_hit"] == coverage
+    uniqueness = 1.0 if distinct else 0.0
+    assert scored.breakdown.terms["uniqueness"] == uniqueness
+    assert scored.breakdown.total == pytest.approx(0.5 + 0.5 * coverage * uniqueness)
+
+
+@pytest.mark.parametrize(
+    ("programs", "confidences", "brier"),
+    [
+        pytest.param([RIGHT, WRONG, WRONG_OTHER], [1.0, 0.0, 0.0], 1.0, id="perfectly calibrated"),
+        pytest.param([RIGHT, WRONG, WRONG_OTHER], [0.0, 1.0, 1.0], 0.0, id="perfectly wrong"),
+        pytest.param(
+            [RIGHT, WRONG, RIGHT_OTHER], [0.8, 0.1, 0.5], 1 - (0.04 + 0.01 + 0.25) / 3, id="two pass"
+        ),
+    ],
+)
+def test_brier_with_confidences(programs: list[str], confidences: list[float], brier: float) -> None:
+    scorer = Scorer.for_method("multi_rlcr", 3, multi_gold=True, grader="code")
+    scored = scorer.score(completion(programs, confidences), GOLD)
+    assert scored.parsed.format_ok, scored.parsed.violations
+    assert scored.parsed.texts[0] == programs[0].rstrip("\n")  # the fence is unwrapped
+    assert scored.breakdown.terms["brier"] == pytest.approx(brier)
+    assert scored.breakdown.terms["format"] == 1.0
+    assert scored.breakdown.total == pytest.approx(0.5 + 0.5 * 1.0 + 0.5 * brier)
+
+
+def test_fenced_slots_with_comparison_operators_parse() -> None:
+    program = (
+        'def add(a, b):\n    """>>> add(1, 2)\n    3\n    """\n    return a + b if a <b or a>b else 2 * a\n'
+    )
+    parsed = K3.parse(completion([program, WRONG, WRONG_OTHER], [0.6, 0.2, 0.1]))
+    assert parsed.format_ok, parsed.violations
+    assert parsed.texts == tuple(text.rstrip("\n") for text in (program, WRONG, WRONG_OTHER))
+    assert grade_labels(parsed.texts, GOLD, get_grader("code")).hits == (1.0, 0.0, 0.0)
+
+
+def test_ground_truth_string_works_as_verl_passes_it() -> None:
+    """verl hands `ground_truth` as a string: the test program; `[[ground_truth]]` is the gold."""
+    scorer = Scorer.for_method("multi_rlvr", 3, multi_gold=True, grader="code")
+    as_tuple = scorer.score(completion([WRONG, RIGHT, WRONG_OTHER]), GOLD)
+    as_list = scorer.score(completion([WRONG, RIGHT, WRONG_OTHER]), [[TESTS]])
+    assert as_list.breakdown == as_tuple.breakdown
+    assert as_list.breakdown.terms["coverage"] == 1.0

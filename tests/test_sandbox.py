@@ -1,0 +1,461 @@
+"""The sandbox: right verdicts for honest programs, and every attack contained without a hang or a leak.
+
+Each security case runs in plain mode and, where bubblewrap runs here, in bwrap mode. After every run
+no process of the sandbox is left and its temporary folder is gone.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from beyondmode.sandbox import (
+    EXPOSE_PRAGMA,
+    IsolationMode,
+    Limits,
+    Sandbox,
+    Verdict,
+    expose_line,
+    harness_source,
+    resolve_isolation,
+)
+from beyondmode.sandbox import isolation as isolation_module
+
+TIMEOUT_S = 1.5
+LIMITS = Limits(timeout_s=TIMEOUT_S, memory_mb=512)
+NOT_PASSED = frozenset(Verdict) - {Verdict.PASSED}
+F_OK = "def f(x):\n    return x + 1\n"
+TESTS = "assert f(1) == 2\nassert f(41) == 42\n"
+
+
+def _bwrap_problem() -> str | None:
+    try:
+        resolve_isolation("bwrap")
+    except RuntimeError as error:
+        return str(error)
+    return None
+
+
+BWRAP_PROBLEM = _bwrap_problem()
+needs_bwrap = pytest.mark.skipif(
+    BWRAP_PROBLEM is not None, reason=f"bubblewrap cannot run here: {BWRAP_PROBLEM}"
+)
+MODES = [
+    pytest.param(("plain", False), id="plain"),
+    pytest.param(("bwrap", False), id="bwrap", marks=needs_bwrap),
+    pytest.param(("plain", True), id="plain-forkserver"),
+    pytest.param(("bwrap", True), id="bwrap-forkserver", marks=needs_bwrap),
+]
+
+
+@pytest.fixture(params=MODES)
+def sandbox(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Sandbox]:
+    mode, fork_server = request.param
+    root = tmp_path / "sandbox-tmp"
+    root.mkdir()
+    sandbox = Sandbox(LIMITS, requested_mode=mode, tmp_root=str(root), fork_server=fork_server)
+    yield sandbox
+    sandbox.close()
+    assert_no_leak(sandbox)
+
+
+def sandbox_processes(tmp_root: str) -> list[tuple[str, str]]:
+    """(pid, working directory) of the processes of the sandboxes under `tmp_root`: those whose working
+    directory is under it, and their descendants (inside bubblewrap the directory reads /sandbox)."""
+    cwds: dict[str, str] = {}
+    parents: dict[str, str] = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            cwds[pid] = os.readlink(f"/proc/{pid}/cwd")
+            with open(f"/proc/{pid}/stat") as stat:
+                parents[pid] = stat.read().rpartition(")")[2].split()[1]
+        except OSError:
+            continue
+
+    def ours(pid: str) -> bool:
+        for _ in range(64):
+            if pid not in cwds:
+                return False
+            if cwds[pid].startswith(tmp_root):
+                return True
+            pid = parents.get(pid, "0")
+        return False
+
+    return [(pid, cwd) for pid, cwd in cwds.items() if ours(pid)]
+
+
+def assert_no_leak(sandbox: Sandbox) -> None:
+    """No process and no temporary file is left; with fork servers (which live until `close`), no job
+    process and no job directory."""
+    root = sandbox.tmp_root
+    assert root is not None
+
+    def leftovers() -> tuple[list, list]:
+        processes = sandbox_processes(root)
+        files = [str(path) for path in Path(root).rglob("*")]
+        if sandbox.fork_server and sandbox._servers is not None and sandbox._servers.running:
+            processes = [(pid, cwd) for pid, cwd in processes if "/job" in cwd]
+            files = [path for path in files if "/beyondmode-server-" not in path or "/job" in path]
+        return processes, files
+
+    deadline = time.monotonic() + 2.0
+    while any(leftovers()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    processes, files = leftovers()
+    assert processes == [], "sandbox processes survived the run"
+    assert files == [], "sandbox left temporary files"
+
+
+# ------------------------------------------------------------------------------------- honest programs
+HONEST_CASES = [
+    ("correct", F_OK, TESTS, Verdict.PASSED),
+    ("wrong answer", "def f(x):\n    return x\n", TESTS, Verdict.FAILED),
+    ("raises in the tests", "def f(x):\n    raise KeyError(x)\n", TESTS, Verdict.FAILED),
+    ("syntax error", "def f(x) return x", TESTS, Verdict.ERROR),
+    ("raises at definition", "1 / 0\n" + F_OK, TESTS, Verdict.ERROR),
+    ("missing function", "def g(x):\n    return x + 1\n", TESTS, Verdict.FAILED),
+    ("empty program", "", TESTS, Verdict.FAILED),
+    ("writes in its work dir", "open('notes.txt', 'w').write('x')\n" + F_OK, TESTS, Verdict.PASSED),
+    (
+        "stdlib that inspects frames at import",
+        "from collections import namedtuple\nimport enum, typing, dataclasses, re, heapq, math\n"
+        "P = namedtuple('P', 'a')\ndef f(x):\n    return P(x).a + 1\n",
+        TESTS,
+        Verdict.PASSED,
+    ),
+    ("input() gets EOF", "x = input()\n" + F_OK, TESTS, Verdict.ERROR),
+    ("unicode output", "print('héllo ✓')\n" + F_OK, TESTS, Verdict.PASSED),
+    (
+        "function named like a builtin, exposed",
+        "def sum(a, b):\n    return a + b\n",
+        f"{expose_line(['sum'])}\nassert sum(2, 3) == 5\n",
+        Verdict.PASSED,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("program", "tests", "expected"),
+    [pytest.param(p, t, v, id=name) for name, p, t, v in HONEST_CASES],
+)
+def test_honest_programs_get_their_verdict(
+    sandbox: Sandbox, program: str, tests: str, expected: Verdict
+) -> None:
+    result = sandbox.run(program, tests)
+    assert result.verdict is expected, (result.detail, result.stderr)
+    assert result.passed is (expected is Verdict.PASSED)
+    assert_no_leak(sandbox)
+
+
+def test_output_is_captured_and_capped(sandbox: Sandbox) -> None:
+    result = sandbox.run("print('hello')\nimport sys\nprint('oops', file=sys.stderr)\n" + F_OK, TESTS)
+    assert result.passed
+    assert result.stdout == "hello\n"
+    assert result.stderr == "oops\n"
+
+
+# ------------------------------------------------------------------------------------------ attacks
+ATTACKS = [
+    ("infinite loop", "while True:\n    pass\n" + F_OK, {Verdict.TIMEOUT}),
+    ("sleeps forever", "import time\ntime.sleep(60)\n" + F_OK, {Verdict.TIMEOUT}),
+    (
+        "fork bomb",
+        "import os\nwhile True:\n    os.fork()\n" + F_OK,
+        {Verdict.ERROR, Verdict.TIMEOUT, Verdict.CRASHED},
+    ),
+    (
+        "subprocess bomb",
+        "import subprocess\nsubprocess.Popen(['sleep', '60'])\n" + F_OK,
+        {Verdict.ERROR},
+    ),
+    ("memory bomb", "x = bytearray(8 << 30)\n" + F_OK, {Verdict.ERROR, Verdict.CRASHED}),
+    (
+        "growing memory bomb",
+        "x = []\nwhile True:\n    x.append(bytearray(1 << 24))\n" + F_OK,
+        {Verdict.ERROR, Verdict.CRASHED},
+    ),
+    (
+        "huge output",
+        "import sys\nwhile True:\n    sys.stdout.write('x' * 65536)\n" + F_OK,
+        {Verdict.ERROR, Verdict.CRASHED, Verdict.TIMEOUT},
+    ),
+    (
+        "huge file in its work dir",
+        "open('big', 'wb').write(b'x' * (600 << 20))\n" + F_OK,
+        {Verdict.ERROR, Verdict.CRASHED},
+    ),
+    (
+        "network socket",
+        "import socket\ns = socket.create_connection(('1.1.1.1', 53), timeout=1)\n" + F_OK,
+        {Verdict.ERROR},
+    ),
+    ("kill the parent", "import os\nos.kill(os.getppid(), 9)\n" + F_OK, {Verdict.ERROR}),
+    ("kill every process", "import os\nos.kill(-1, 9)\n" + F_OK, {Verdict.ERROR}),
+    ("os._exit(0) before the tests", "import os\nos._exit(0)\n", {Verdict.CRASHED}),
+    ("os._exit(0) inside the tests", "import os\ndef f(x):\n    os._exit(0)\n", {Verdict.CRASHED}),
+    ("sys.exit(0) before the tests", "import sys\nsys.exit(0)\n", {Verdict.ERROR}),
+    ("SystemExit inside the tests", "def f(x):\n    raise SystemExit(0)\n", {Verdict.FAILED}),
+    ("prints OK", "print('OK')\nprint('passed')\n", {Verdict.FAILED}),
+    (
+        "forges a verdict on every fd",
+        "import os\nfor fd in range(3, 64):\n    try:\n        os.write(fd, b'0' * 32)\n    except OSError:\n"
+        "        pass\nos._exit(0)\n",
+        {Verdict.CRASHED},
+    ),
+    (
+        "patches exec and os in the harness",
+        "import builtins, os\nbuiltins.exec = lambda *a, **k: None\nos._exit = lambda code: None\n"
+        "os.write = lambda fd, data: len(data)\ndef f(x):\n    return 0\n",
+        {Verdict.FAILED},
+    ),
+    (
+        "shadows a builtin the tests use",
+        "def abs(x):\n    return 0\ndef f(x):\n    return 0\n",
+        {Verdict.FAILED},
+    ),
+    (
+        "patches builtins the tests use",
+        "import builtins\nbuiltins.abs = lambda x: 0\nbuiltins.isinstance = lambda *a: True\ndef f(x):\n    return 0\n",
+        {Verdict.FAILED},
+    ),
+    (
+        "replaces AssertionError",
+        "import builtins\nbuiltins.AssertionError = ZeroDivisionError\ndef f(x):\n    return 0\n",
+        {Verdict.FAILED},
+    ),
+    (
+        "skips asserts with a trace function",
+        "import sys\nsys.settrace(lambda *a: None)\ndef f(x):\n    return 0\n",
+        {Verdict.ERROR},
+    ),
+    (
+        "reads the harness frame for the nonce",
+        "import sys\ndef f(x):\n    return sys._getframe(2).f_locals['nonce']\n",
+        {Verdict.FAILED},
+    ),
+    (
+        "reads frames through a traceback",
+        "def f(x):\n    try:\n        raise ValueError\n    except ValueError as e:\n"
+        "        return e.__traceback__.tb_frame.f_back.f_locals\n",
+        {Verdict.FAILED},
+    ),
+    (
+        "scans the heap for the nonce",
+        "import gc\nnonces = [o for o in gc.get_objects() if isinstance(o, bytes) and len(o) == 32]\n" + F_OK,
+        {Verdict.ERROR},
+    ),
+    ("loads ctypes", "import ctypes\n" + F_OK, {Verdict.ERROR}),
+    (
+        "loads ctypes under a str subclass that lies",
+        "class S(str):\n    def partition(self, sep):\n        return ('math', '', '')\n"
+        "    def __eq__(self, other):\n        return False\n    __hash__ = str.__hash__\n"
+        "__import__(S('ctypes'))\n" + F_OK,
+        {Verdict.ERROR},
+    ),
+    (
+        "reads its memory through the /dev/fd symlink",
+        "open('/dev/fd/../mem', 'rb')\n" + F_OK,
+        {Verdict.ERROR},
+    ),
+    ("opens a directory for dir_fd tricks", "import os\nos.open('/', os.O_RDONLY)\n" + F_OK, {Verdict.ERROR}),
+    ("reads its own memory", "open('/proc/self/mem', 'rb')\n" + F_OK, {Verdict.ERROR}),
+    ("recursion bomb", "def f(x):\n    return f(x) + 1\n", {Verdict.FAILED}),
+    (
+        "deep recursion bomb",
+        "import sys\nsys.setrecursionlimit(10 ** 8)\ndef f(x):\n    return f(x) + 1\n",
+        {Verdict.FAILED, Verdict.CRASHED, Verdict.TIMEOUT},
+    ),
+    (
+        "thread bomb",
+        "import threading, time\nfor _ in range(10000):\n    threading.Thread(target=time.sleep, args=(60,),"
+        " daemon=True).start()\n" + F_OK,
+        {Verdict.ERROR, Verdict.CRASHED, Verdict.TIMEOUT},
+    ),
+]
+
+
+@pytest.mark.parametrize(("program", "allowed"), [pytest.param(p, v, id=name) for name, p, v in ATTACKS])
+def test_attacks_are_contained(sandbox: Sandbox, program: str, allowed: set[Verdict]) -> None:
+    start = time.monotonic()
+    result = sandbox.run(program, TESTS)
+    assert result.verdict in allowed, (result.verdict, result.detail, result.stderr[-500:])
+    assert time.monotonic() - start < TIMEOUT_S + 3.0
+    assert len(result.stdout) <= LIMITS.output_bytes and len(result.stderr) <= LIMITS.output_bytes
+    assert_no_leak(sandbox)
+
+
+def test_write_outside_the_work_dir_is_refused(sandbox: Sandbox, tmp_path: Path) -> None:
+    target = tmp_path / "outside.txt"
+    program = f"open({str(target)!r}, 'w').write('pwned')\n" + F_OK
+    result = sandbox.run(program, TESTS)
+    assert result.verdict is Verdict.ERROR, result.stderr
+    assert not target.exists()
+    escape = "import os\nos.rename('x', '../escaped')\n" + F_OK
+    assert sandbox.run("open('x', 'w').write('1')\n" + escape, TESTS).verdict is Verdict.ERROR
+    assert_no_leak(sandbox)
+
+
+def test_patched_path_helpers_do_not_open_a_way_out(sandbox: Sandbox, tmp_path: Path) -> None:
+    target = tmp_path / "outside.txt"
+    program = (
+        "import os, posixpath, stat\n"
+        "inside = os.getcwd() + '/x'\n"
+        "os.fspath = lambda p: inside\n"
+        "os.fsdecode = lambda p: inside\n"
+        "posixpath.realpath = lambda p, *a, **k: inside\n"
+        "os.path.realpath = posixpath.realpath\n"
+        "os.lstat = lambda p, *a, **k: os.stat(inside if os.path.exists(inside) else '/')\n"
+        "stat.S_ISLNK = lambda mode: False\n"
+        f"open({str(target)!r}, 'w').write('pwned')\n" + F_OK
+    )
+    result = sandbox.run(program, TESTS)
+    assert result.verdict is Verdict.ERROR, result.stderr
+    assert not target.exists()
+
+
+@needs_bwrap
+def test_bwrap_hides_files_outside_the_work_dir(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("hunter2")
+    root = tmp_path / "sandbox-tmp"
+    root.mkdir()
+    sandbox = Sandbox(LIMITS, requested_mode="bwrap", tmp_root=str(root))
+    result = sandbox.run(f"SECRET = open({str(secret)!r}).read()\n", "assert SECRET == 'hunter2'\n")
+    assert result.verdict is Verdict.ERROR
+    assert "FileNotFoundError" in result.detail or "PermissionError" in result.detail
+    for path in ("/work", "/home", "/etc/passwd", os.getcwd()):
+        listing = sandbox.run(f"import os\nFOUND = os.path.exists({path!r})\n", "assert not FOUND\n")
+        assert listing.passed, f"{path} is visible inside bubblewrap"
+    assert_no_leak(sandbox)
+
+
+@needs_bwrap
+def test_bwrap_mode_says_so() -> None:
+    sandbox = Sandbox(LIMITS, requested_mode="bwrap")
+    assert sandbox.mode is IsolationMode.BWRAP
+    assert sandbox.run("import socket\n", "pass\n").passed  # importing is fine; sockets are not
+
+
+def test_plain_mode_is_reported() -> None:
+    assert Sandbox(LIMITS, requested_mode="plain").mode is IsolationMode.PLAIN
+
+
+def test_missing_bwrap_falls_back_with_a_warning(monkeypatch: pytest.MonkeyPatch, caplog) -> None:
+    monkeypatch.setattr(isolation_module.shutil, "which", lambda name: None)
+    isolation_module._resolve.cache_clear()
+    try:
+        with caplog.at_level("WARNING", logger="beyondmode.sandbox.isolation"):
+            isolation = resolve_isolation("auto", hash_seed=123)
+        assert isolation.mode is IsolationMode.PLAIN
+        assert "bwrap is not installed" in caplog.text
+        with pytest.raises(RuntimeError, match="bubblewrap cannot run"):
+            resolve_isolation("bwrap", hash_seed=123)
+    finally:
+        isolation_module._resolve.cache_clear()
+
+
+@pytest.mark.parametrize("mode", ["sandboxed", "", "docker"])
+def test_unknown_mode_is_refused(mode: str) -> None:
+    with pytest.raises(ValueError, match="sandbox mode"):
+        resolve_isolation(mode)
+
+
+# ------------------------------------------------------------------------------ pool and determinism
+def test_pool_results_are_in_order_and_independent_of_workers(tmp_path: Path) -> None:
+    jobs = [(f"def f(x):\n    return x + {offset}\n", TESTS) for offset in (1, 0, 1, 2, 1, 1, 0, 1)] + [
+        ("while True: pass", TESTS),
+        (F_OK, TESTS),
+    ]
+    expected = [Verdict.PASSED, Verdict.FAILED, Verdict.PASSED, Verdict.FAILED, Verdict.PASSED,
+                Verdict.PASSED, Verdict.FAILED, Verdict.PASSED, Verdict.TIMEOUT, Verdict.PASSED]  # fmt: skip
+    for workers in (1, 3):
+        sandbox = Sandbox(Limits(timeout_s=1.0), workers=workers, tmp_root=str(tmp_path))
+        assert [r.verdict for r in sandbox.run_many(jobs)] == expected
+    assert os.listdir(tmp_path) == []
+
+
+def test_hash_seed_makes_set_order_reproducible() -> None:
+    program = "print(list({'alpha', 'beta', 'gamma', 'delta', 'epsilon', 'zeta', 'eta'}))\n"
+    seeded = Sandbox(LIMITS, requested_mode="plain", hash_seed=0)
+    assert len({seeded.run(program, "").stdout for _ in range(3)}) == 1
+    randomized = Sandbox(LIMITS, requested_mode="plain", hash_seed=None)
+    assert len({randomized.run(program, "").stdout for _ in range(4)}) > 1
+
+
+# ------------------------------------------------------------------------------------------ limits
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("timeout_s", 0),
+        ("memory_mb", -1),
+        ("file_size_mb", 0),
+        ("max_processes", 0),
+        ("cpu_s", 0),
+        ("output_bytes", -1),
+    ],
+)
+def test_bad_limits_are_refused(field: str, value: float) -> None:
+    with pytest.raises(ValueError, match=field):
+        Limits(**{field: value})
+
+
+def test_cpu_seconds_follow_the_timeout() -> None:
+    assert Limits(timeout_s=0.5).cpu_seconds == 1
+    assert Limits(timeout_s=2.5, cpu_s=7).cpu_seconds == 7
+
+
+def test_harness_knows_the_expose_pragma() -> None:
+    assert f'EXPOSE_PRAGMA = "{EXPOSE_PRAGMA}"' in harness_source()
+
+
+def test_workers_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="workers"):
+        Sandbox(LIMITS, workers=0)
+
+
+def test_fork_server_sandbox_pickles_and_restarts_its_servers(tmp_path: Path) -> None:
+    import pickle
+
+    with Sandbox(LIMITS, tmp_root=str(tmp_path), fork_server=True) as sandbox:
+        assert sandbox.run(F_OK, TESTS).passed
+        clone = pickle.loads(pickle.dumps(sandbox))
+    with clone:
+        assert clone.run(F_OK, TESTS).passed
+        assert clone.run("def f(x):\n    return x\n", TESTS).verdict is Verdict.FAILED
+    assert os.listdir(tmp_path) == []
+
+
+def test_fork_server_recovers_from_a_dead_server(tmp_path: Path) -> None:
+    with Sandbox(LIMITS, tmp_root=str(tmp_path), fork_server=True, workers=1) as sandbox:
+        assert sandbox.run(F_OK, TESTS).passed
+        assert sandbox._servers is not None
+        for server in list(sandbox._servers._all):
+            server.kill()
+        assert sandbox.run(F_OK, TESTS).verdict is Verdict.CRASHED
+        assert sandbox.run(F_OK, TESTS).passed
+    assert os.listdir(tmp_path) == []
+
+
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="switching to user nobody needs root")
+@pytest.mark.skipif(not os.path.exists(SYSTEM_PYTHON), reason=f"{SYSTEM_PYTHON} is not installed")
+@pytest.mark.parametrize("fork_server", [False, True], ids=["fresh", "forkserver"])
+def test_plain_mode_as_root_runs_programs_as_nobody(tmp_path: Path, fork_server: bool) -> None:
+    root = tmp_path / "private"
+    root.mkdir(mode=0o700)  # not traversable by nobody: the sandbox must cope
+    with Sandbox(
+        LIMITS, requested_mode="plain", python=SYSTEM_PYTHON, tmp_root=str(root), fork_server=fork_server
+    ) as sandbox:
+        assert sandbox.isolation.user == 65534, sandbox.isolation.reason
+        whoami = "import os\nUID = os.getuid()\nopen('mine.txt', 'w').write('x')\n" + F_OK
+        assert sandbox.run(whoami, TESTS + "assert UID == 65534\n").passed
+        assert sandbox.run("open('/tmp/not-mine', 'w')\n", TESTS).verdict is Verdict.ERROR
+    assert os.listdir(root) == []

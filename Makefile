@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 EXTRAS := dev,train,eval,math
 
-.PHONY: demo test lint setup system-deps bench clean
+.PHONY: demo test test-verl lint setup system-deps bench clean
 
 setup: $(STAMP)
 
@@ -26,6 +26,11 @@ lint: setup
 
 test: setup system-deps lint
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
+	$(MAKE) test-verl
+
+# verl pins an older transformers than TRL: its tests run in their own .venv-verl (see docs/verl.md).
+test-verl:
+	bash scripts/test_verl_cpu.sh -q
 
 demo: setup
 	HF_HUB_OFFLINE=1 $(BIN)/beyondmode demo
@@ -34,4 +39,4 @@ bench: setup
 	for script in bench/bench_*.py; do $(BIN)/python $$script || exit 1; done
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .venv-verl .pytest_cache .ruff_cache .hypothesis

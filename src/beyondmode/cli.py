@@ -18,7 +18,19 @@ from beyondmode.tasks.rows import RowError
 
 logger = logging.getLogger(__name__)
 
-COMMAND_MODULES: tuple[str, ...] = ("demo", "score", "data", "ddxplus_stats", "export_evalplus")
+COMMAND_MODULES: tuple[str, ...] = (
+    "demo",
+    "train",
+    "warmstart",
+    "eval",
+    "report",
+    "serve",
+    "score",
+    "data",
+    "ddxplus_stats",
+    "export",
+    "export_evalplus",
+)
 """Modules of `beyondmode.commands`, in the order their commands appear in `--help`."""
 
 

@@ -1,0 +1,38 @@
+"""`beyondmode warmstart CONFIG.yaml [section.key=value ...]`: the SFT warm start before GRPO."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "warmstart",
+        help="SFT warm start: teach the format (uniform, oracle or self-consistency confidences)",
+        description="Build (tiny) or load the model, SFT it on the method's format, save it "
+        "to warmstart.output_dir.",
+    )
+    parser.add_argument("config", help="YAML run config (see configs/)")
+    parser.add_argument("overrides", nargs="*", help="dotted overrides, e.g. warmstart.steps=100")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from beyondmode.config import load_config
+    from beyondmode.train.warmstart import run_warmstart
+
+    config = load_config(args.config, args.overrides)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns) as bar:
+        tasks: dict[str, int] = {}
+
+        def progress(stage: str, step: int, total: int, loss: float) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=step + 1, description=f"{stage} loss {loss:.3f}")
+
+        output = run_warmstart(config, progress=progress)
+    print(f"warm start: {output}")
+    return 0

@@ -1,0 +1,51 @@
+"""Generation with vLLM (GPU). vLLM is optional: it is imported when the backend is built."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from beyondmode.evaluate.backends.base import Generation, Messages, check_request
+
+
+def _import_vllm() -> Any:
+    try:
+        import vllm
+    except ImportError as error:
+        raise ImportError(
+            "the vllm backend needs the `vllm` package (GPU only): pip install vllm; or set "
+            "eval.backend to 'transformers' or 'openai' (a running vLLM server: `vllm serve MODEL`)"
+        ) from error
+    return vllm
+
+
+class VLLMBackend:
+    """Offline vLLM engine; `n` samples per prompt in one request, chat template applied by vLLM."""
+
+    name = "vllm"
+
+    def __init__(self, model_path: str | Path, **engine_options: Any) -> None:
+        vllm = _import_vllm()
+        self._vllm = vllm
+        self.llm = vllm.LLM(model=str(model_path), **engine_options)
+        self.tokenizer = self.llm.get_tokenizer()
+
+    def generate(
+        self,
+        prompts: Sequence[Messages],
+        n: int,
+        temperature: float,
+        max_new_tokens: int,
+        seed: int,
+    ) -> list[list[Generation]]:
+        check_request(prompts, n, temperature, max_new_tokens)
+        params = self._vllm.SamplingParams(n=n, temperature=temperature, max_tokens=max_new_tokens, seed=seed)
+        started = time.perf_counter()
+        outputs = self.llm.chat([[dict(m) for m in p] for p in prompts], params, use_tqdm=False)
+        seconds = (time.perf_counter() - started) / max(1, len(prompts) * n)
+        return [
+            [Generation(o.text.strip(), len(o.token_ids), seconds) for o in request.outputs]
+            for request in outputs
+        ]

@@ -1,0 +1,93 @@
+"""Training data: a task's examples as an HF `Dataset` whose columns reach TRL's reward kwargs.
+
+Columns: `prompt` (chat messages, or one plain string for a tokenizer without a chat template, see
+`beyondmode.models.tiny.plain_prompt`), `id`, `gold` (one list of aliases per gold element) and
+`posterior` (a JSON object string, empty when the task has no exact posterior: Arrow cannot hold a
+mapping whose keys change from row to row).
+
+>>> from beyondmode.tasks.base import build_prompt
+>>> from beyondmode.types import Example
+>>> row = example_row(Example("e1", build_prompt("sys", "fever"), (("flu",),), posterior={"flu": 1.0}))
+>>> row["gold"], decode_posterior(row["posterior"])
+([['flu']], {'flu': 1.0})
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import itertools
+import json
+import logging
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from beyondmode.config import TaskConfig
+from beyondmode.formats import AnswerFormat
+from beyondmode.tasks.base import Task
+from beyondmode.types import Example
+
+logger = logging.getLogger(__name__)
+
+
+def resolve_task(config: TaskConfig) -> Task:
+    """The task named in the config: `package.module:factory` (a task of your own) or a registry name."""
+    if ":" in config.name:
+        module_name, _, attribute = config.name.partition(":")
+        factory = getattr(importlib.import_module(module_name), attribute)
+        return factory(**config.options)
+    if importlib.util.find_spec("beyondmode.tasks.registry") is None:
+        raise ValueError(
+            f"task.name {config.name!r}: this installation has no task registry (beyondmode.tasks.registry); "
+            "use 'package.module:factory' for a task of your own"
+        )
+    registry = importlib.import_module("beyondmode.tasks.registry")
+    return registry.get_task(config.name, **config.options)
+
+
+def take_examples(task: Task, answer_format: AnswerFormat, max_examples: int | None) -> list[Example]:
+    """The first `max_examples` examples of `task` (all of them when None)."""
+    examples = list(itertools.islice(task.examples(answer_format), max_examples))
+    if not examples:
+        raise ValueError(f"task {task.name!r} produced no examples")
+    return examples
+
+
+def example_row(example: Example, tokenizer: Any | None = None) -> dict[str, Any]:
+    """One dataset row; `tokenizer` without a chat template turns the prompt into a plain string."""
+    prompt: Any = [dict(message) for message in example.prompt]
+    if tokenizer is not None and not getattr(tokenizer, "chat_template", None):
+        from beyondmode.models.tiny import plain_prompt
+
+        prompt = plain_prompt(example.prompt, tokenizer)
+    return {
+        "prompt": prompt,
+        "id": example.id,
+        "gold": [list(aliases) for aliases in example.gold],
+        "posterior": encode_posterior(example.posterior),
+    }
+
+
+def build_dataset(examples: Iterable[Example], tokenizer: Any | None = None) -> Any:
+    """An HF `datasets.Dataset` of `example_row`s."""
+    from datasets import Dataset
+
+    return Dataset.from_list([example_row(example, tokenizer) for example in examples])
+
+
+def encode_posterior(posterior: Mapping[str, float] | None) -> str:
+    return "" if posterior is None else json.dumps(dict(posterior), sort_keys=True)
+
+
+def decode_posterior(value: Any) -> dict[str, float] | None:
+    """A posterior from a dataset cell: a JSON string ("" or "null" for none), a mapping, or a list of
+    {"answer", "probability"} records (the shapes other exporters use)."""
+    if value is None or value == "" or value == "null":
+        return None
+    if isinstance(value, str):
+        value = json.loads(value)
+    if isinstance(value, Mapping):
+        return {str(k): float(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return {str(item["answer"]): float(item["probability"]) for item in value}
+    raise TypeError(f"cannot read a posterior from {type(value).__name__}: {value!r}")

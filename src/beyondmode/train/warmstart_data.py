@@ -1,0 +1,125 @@
+"""Warm-start SFT targets: completions in the method's format whose answers come from a base distribution.
+
+Answers are drawn from the example's posterior (for K > 1: K answers WITHOUT replacement, so the base
+already writes distinct candidates); without a posterior, from the gold answers (uniformly), padded from
+an answer pool. Confidences:
+
+- `uniform`: 1/K for every slot (no information); `constant`: one fixed value.
+- `oracle`: the posterior probability of each answer plus Gaussian noise (clipped to [0, 1]); slots are
+  sorted by that confidence, highest first.
+- `self_consistency` (label-free): the frequencies of the answers among N samples of the base model;
+  see `frequency_completion`.
+
+The think block restates the findings (`metadata["findings"]`) or is `DEFAULT_THINK`.
+
+>>> import random
+>>> from beyondmode.formats import AnswerFormat
+>>> counts = {"flu": 6, "cold": 3, "asthma": 1}
+>>> print(frequency_completion(counts, AnswerFormat(2), "fever", [], random.Random(0)))
+<think> fever </think>
+<answer1> flu </answer1> <confidence1> 0.60 </confidence1>
+<answer2> cold </answer2> <confidence2> 0.30 </confidence2>
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping, Sequence
+
+from beyondmode.formats import AnswerFormat
+from beyondmode.models.tiny import DEFAULT_THINK
+from beyondmode.types import Candidate, Example
+
+CONFIDENCE_MODES = ("uniform", "constant", "oracle")
+
+
+def think_text(example: Example) -> str:
+    findings = example.metadata.get("findings")
+    if findings:
+        return " ".join(str(finding) for finding in findings)
+    return DEFAULT_THINK
+
+
+def base_distribution(example: Example) -> dict[str, float]:
+    """The distribution answers are drawn from: the posterior, else uniform over the gold answers."""
+    if example.posterior:
+        return {answer: p for answer, p in example.posterior.items() if p > 0}
+    names = example.gold_names
+    return {name: 1.0 / len(names) for name in names}
+
+
+def draw_without_replacement(distribution: Mapping[str, float], k: int, rng: random.Random) -> list[str]:
+    """k distinct answers, each next one drawn in proportion to its probability among those left.
+
+    >>> draw_without_replacement({"a": 1.0, "b": 0.0}, 1, random.Random(0))
+    ['a']
+    """
+    remaining = dict(distribution)
+    drawn: list[str] = []
+    while remaining and len(drawn) < k:
+        answers = list(remaining)
+        weights = [remaining[a] for a in answers]
+        choice = rng.choices(answers, weights=weights)[0] if sum(weights) > 0 else rng.choice(answers)
+        drawn.append(choice)
+        del remaining[choice]
+    return drawn
+
+
+def warmstart_completion(
+    example: Example,
+    answer_format: AnswerFormat,
+    rng: random.Random,
+    confidence: str = "uniform",
+    constant: float = 0.5,
+    noise: float = 0.05,
+    pool: Sequence[str] = (),
+) -> str:
+    """One SFT target for `example` (see the module docstring for the confidence modes)."""
+    if confidence not in CONFIDENCE_MODES:
+        raise ValueError(f"confidence {confidence!r}: choose one of {CONFIDENCE_MODES}")
+    k = answer_format.num_candidates
+    distribution = base_distribution(example)
+    answers = _pad(draw_without_replacement(distribution, k, rng), k, pool, rng)
+    if not answer_format.with_confidence:
+        return answer_format.render(answers, think=think_text(example))
+    if confidence == "uniform":
+        values = [1.0 / k] * k
+    elif confidence == "constant":
+        values = [constant] * k
+    else:
+        values = [min(1.0, max(0.0, distribution.get(a, 0.0) + rng.gauss(0.0, noise))) for a in answers]
+        order = sorted(range(k), key=lambda i: -values[i])
+        answers, values = [answers[i] for i in order], [values[i] for i in order]
+    candidates = [Candidate(a, q) for a, q in zip(answers, values, strict=True)]
+    return answer_format.render(candidates, think=think_text(example))
+
+
+def frequency_completion(
+    counts: Mapping[str, int],
+    answer_format: AnswerFormat,
+    think: str,
+    pool: Sequence[str],
+    rng: random.Random,
+) -> str:
+    """K candidates sorted by how often the base model gave them, with the frequencies as confidences.
+
+    Fewer than K distinct answers are padded with unseen answers from `pool` at confidence 0.
+    """
+    total = sum(counts.values())
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[: answer_format.num_candidates]
+    candidates = [Candidate(answer, count / total if total else 0.0) for answer, count in ranked]
+    padding = _pad([c.text for c in candidates], answer_format.num_candidates, pool, rng)[len(candidates) :]
+    candidates += [Candidate(answer, 0.0) for answer in padding]
+    if not answer_format.with_confidence:
+        return answer_format.render([c.text for c in candidates], think=think)
+    return answer_format.render(candidates, think=think)
+
+
+def _pad(answers: list[str], k: int, pool: Sequence[str], rng: random.Random) -> list[str]:
+    unused = [a for a in dict.fromkeys(pool) if a not in answers]
+    rng.shuffle(unused)
+    while len(answers) < k:
+        if not unused:
+            raise ValueError(f"cannot fill {k} distinct answers: the answer pool has too few answers")
+        answers = [*answers, unused.pop()]
+    return answers

@@ -1,0 +1,139 @@
+"""Warm start: SFT targets (distinct answers, confidence modes), the SFT loop, the full command."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+from toy_task import DIAGNOSES, SPEC, ToyTask
+
+from beyondmode.cli import main
+from beyondmode.formats import AnswerFormat
+from beyondmode.methods import method_format
+from beyondmode.models.loading import load_model
+from beyondmode.models.tiny import DEFAULT_THINK, build_tiny_model, build_word_tokenizer, task_words
+from beyondmode.rewards import REWARD_VERSION
+from beyondmode.tasks.base import build_prompt
+from beyondmode.train.dataset import example_row
+from beyondmode.train.sft import SFTSettings, encode_pair, sft
+from beyondmode.train.warmstart_data import (
+    draw_without_replacement,
+    frequency_completion,
+    think_text,
+    warmstart_completion,
+)
+from beyondmode.types import Example
+
+EXAMPLE = Example(
+    "e",
+    build_prompt("s", "u"),
+    (("flu",),),
+    metadata={"findings": ["fever", "no_rash"]},
+    posterior={"flu": 0.5, "cold": 0.3, "covid": 0.15, "asthma": 0.05},
+)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_multi_answers_are_distinct_and_parse(seed: int) -> None:
+    fmt = AnswerFormat(num_candidates=3)
+    parsed = fmt.parse(warmstart_completion(EXAMPLE, fmt, random.Random(seed), "uniform"))
+    assert parsed.format_ok and len(set(parsed.texts)) == 3 and set(parsed.texts) <= set(EXAMPLE.posterior)
+    assert parsed.confidences == (0.33, 0.33, 0.33) and parsed.think == "fever no_rash"
+
+
+def test_oracle_confidences_are_sorted_and_near_posterior() -> None:
+    fmt = AnswerFormat(num_candidates=3)
+    for seed in range(10):
+        parsed = fmt.parse(warmstart_completion(EXAMPLE, fmt, random.Random(seed), "oracle", noise=0.01))
+        assert list(parsed.confidences) == sorted(parsed.confidences, reverse=True)
+        for text, q in zip(parsed.texts, parsed.confidences, strict=True):
+            assert abs(q - EXAMPLE.posterior[text]) < 0.06
+
+
+def test_constant_and_no_confidence_formats() -> None:
+    constant = AnswerFormat(num_candidates=2).parse(
+        warmstart_completion(
+            EXAMPLE, AnswerFormat(num_candidates=2), random.Random(0), "constant", constant=0.4
+        )
+    )
+    assert constant.confidences == (0.4, 0.4)
+    plain = method_format("rlvr")
+    assert plain.parse(warmstart_completion(EXAMPLE, plain, random.Random(0))).format_ok
+    with pytest.raises(ValueError, match="confidence"):
+        warmstart_completion(EXAMPLE, plain, random.Random(0), "self_consistency")
+
+
+def test_draws_follow_the_distribution() -> None:
+    rng = random.Random(0)
+    firsts = [draw_without_replacement({"a": 0.8, "b": 0.2}, 2, rng) for _ in range(2000)]
+    assert all(sorted(pair) == ["a", "b"] for pair in firsts)
+    assert 0.75 < sum(pair[0] == "a" for pair in firsts) / 2000 < 0.85
+
+
+def test_frequency_completion_pads_and_sorts() -> None:
+    fmt = AnswerFormat(num_candidates=3)
+    text = frequency_completion({"cold": 2, "flu": 8}, fmt, "fever", ["flu", "asthma"], random.Random(0))
+    parsed = fmt.parse(text)
+    assert parsed.format_ok and parsed.texts == ("flu", "cold", "asthma")
+    assert parsed.confidences == (0.8, 0.2, 0.0)
+    with pytest.raises(ValueError, match="pool"):
+        frequency_completion({"flu": 1}, fmt, "x", [], random.Random(0))
+
+
+def test_think_falls_back() -> None:
+    assert think_text(Example("e", (), (("a",),))) == DEFAULT_THINK
+
+
+def test_sft_learns_and_masks_the_prompt() -> None:
+    task = ToyTask(num_examples=32)
+    fmt = method_format("multi_rlcr", 2)
+    examples = list(task.examples(fmt))
+    tokenizer = build_word_tokenizer([], task_words(examples, [fmt]))
+    model = build_tiny_model(SPEC, tokenizer)
+    rng = random.Random(0)
+    pairs = [
+        (example_row(e, tokenizer)["prompt"], warmstart_completion(e, fmt, rng, "oracle")) for e in examples
+    ]
+    ids, prompt_length = encode_pair(*pairs[0], tokenizer, max_length=96)
+    assert ids[0] == tokenizer.bos_token_id and ids[-1] == tokenizer.eos_token_id
+    assert tokenizer.decode(ids[prompt_length:], skip_special_tokens=True) == " ".join(pairs[0][1].split())
+    losses = sft(
+        model,
+        tokenizer,
+        pairs,
+        SFTSettings(steps=40, batch_size=16, learning_rate=3e-3, warmup_steps=5, max_length=96, log_every=0),
+    )
+    assert sum(losses[-5:]) / 5 < 0.6 * sum(losses[:5]) / 5
+    assert not model.training
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("confidence", ["self_consistency", "oracle"])
+def test_warmstart_command_writes_a_loadable_model(confidence: str, tmp_path: Path) -> None:
+    config = tmp_path / "toy.yaml"
+    config.write_text(
+        "task: {name: 'toy_task:ToyTask', options: {num_examples: 16}}\n"
+        "method: {method: multi_rlcr, num_candidates: 2}\n"
+        "model: {tiny: {hidden_size: 16, num_layers: 1, num_heads: 2, intermediate_size: 32}}\n"
+    )
+    overrides = [
+        f"output.dir={tmp_path / 'run'}",
+        f"warmstart.confidence={confidence}",
+        "warmstart.base_steps=3",
+        "warmstart.steps=3",
+        "warmstart.batch_size=8",
+        "warmstart.num_samples=3",
+        "warmstart.log_every=0",
+    ]
+    assert main(["warmstart", str(config), *overrides]) == 0
+    folder = tmp_path / "run" / "warmstart"
+    loaded = load_model(str(folder))
+    assert set(DIAGNOSES) <= set(loaded.tokenizer.get_vocab())
+    info = json.loads((folder / "run_info.json").read_text())
+    assert info["stage"] == "warmstart" and info["reward_version"] == REWARD_VERSION and info["seed"] == 0
+    assert info["packages"]["trl"] and "format_version" in info and len(info["loss_first_last"]) == 2
+    if confidence == "self_consistency":
+        assert 0.0 <= info["sample_parse_rate"] <= 1.0 and "base_loss_first_last" in info
+    assert "warmstart:" in (folder / "config.yaml").read_text()

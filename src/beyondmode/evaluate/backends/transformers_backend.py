@@ -87,9 +87,10 @@ class TransformersBackend:
         import torch
 
         texts = [self.render(p) for p in prompts]
-        encoded = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(
-            self.device
-        )
+        # as TRL tokenizes prompts: chat-templated text without special tokens, a plain string with them
+        templated = bool(getattr(self.tokenizer, "chat_template", None))
+        encoded = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=not templated)
+        encoded = encoded.to(self.device)
         torch.manual_seed(seed)
         sampling: dict[str, Any] = (
             {"do_sample": True, "temperature": temperature, "top_k": 0, "top_p": 1.0}

@@ -37,6 +37,7 @@ from beyondmode.types import Example
 logger = logging.getLogger(__name__)
 
 GOLD_MODES = ("truth", "differential")
+PROMPT_STYLES = ("full", "compact")
 _CHUNK = 1024
 
 
@@ -48,7 +49,10 @@ class DdxSimTask:
     "differential"), `differential_threshold`, `kb` ("embedded", a KB JSON file, or a DDXPlus release
     directory, which then needs `ddxplus_stats`, a probability table in the ddxplus_bed_stats shape),
     `ddxplus_codes` ("en" or "fr": which release's evidence codes to use), `list_pathologies` (name the
-    possible diagnoses in the system prompt). The first n examples are the same whatever `num_examples`.
+    possible diagnoses in the system prompt), `prompt_style` ("full": English instructions and findings;
+    "compact": a one-line system prompt naming K and whether confidences are asked for, and the finding
+    codes, for tiny models that learn the format from the warm start and pay for every prompt token).
+    The first n examples are the same whatever `num_examples`.
     """
 
     num_examples: int = 1000
@@ -60,6 +64,7 @@ class DdxSimTask:
     ddxplus_stats: str | None = None
     ddxplus_codes: str = "en"
     list_pathologies: bool = True
+    prompt_style: str = "full"
 
     name: ClassVar[str] = "ddx_sim"
     grader: ClassVar[str] = "exact_match"
@@ -74,6 +79,10 @@ class DdxSimTask:
         if self.num_examples < 0:
             raise ValueError(f"ddx_sim option num_examples must be >= 0, got {self.num_examples}")
         RevealPolicy.parse(self.num_findings)
+        if self.prompt_style not in PROMPT_STYLES:
+            raise ValueError(
+                f"ddx_sim option prompt_style must be one of {PROMPT_STYLES}, got {self.prompt_style!r}"
+            )
 
     @property
     def multi_gold(self) -> bool:
@@ -98,7 +107,10 @@ class DdxSimTask:
 
     def examples(self, answer_format: AnswerFormat) -> Iterator[Example]:
         simulator = self.simulator()
-        system = answer_format.instructions(self.task_sentence)
+        if self.prompt_style == "compact":
+            system = compact_instructions(answer_format)
+        else:
+            system = answer_format.instructions(self.task_sentence)
         rng = np.random.default_rng(self.seed)
         policy = self.policy
         for start in range(0, self.num_examples, _CHUNK):
@@ -108,6 +120,11 @@ class DdxSimTask:
             for offset in range(count):
                 revealed = tuple(int(a) for a in np.flatnonzero(shown[offset]))
                 yield self._example(simulator, system, start + offset, int(pathologies[offset]), revealed)
+
+    def _user_message(self, metadata: dict) -> str:
+        if self.prompt_style == "compact":
+            return "findings : " + " ; ".join(metadata["findings"])
+        return render_case(metadata["finding_texts"])
 
     def _example(
         self, simulator: Simulator, system: str, index: int, truth: int, revealed: tuple[int, ...]
@@ -132,7 +149,7 @@ class DdxSimTask:
         }
         return Example(
             id=f"{self.name}-{self.seed}-{index:06d}",
-            prompt=build_prompt(system, render_case(metadata["finding_texts"])),
+            prompt=build_prompt(system, self._user_message(metadata)),
             gold=tuple(kb.pathologies[d].gold for d in gold_rows),
             grader=self.grader,
             metadata=metadata,
@@ -151,6 +168,16 @@ def render_findings(simulator: Simulator, revealed: tuple[int, ...]) -> list[str
         values = tuple(v for v in by_evidence[evidence_index] if v is not None)
         lines.append(simulator.kb.evidences[evidence_index].render(values))
     return lines
+
+
+def compact_instructions(answer_format: AnswerFormat) -> str:
+    """The compact system prompt: K and whether confidences are asked for.
+
+    >>> compact_instructions(AnswerFormat(num_candidates=3))
+    'diagnoses 3 with confidence'
+    """
+    confidence = "with confidence" if answer_format.with_confidence else "without confidence"
+    return f"diagnoses {answer_format.num_candidates} {confidence}"
 
 
 def render_case(finding_texts: list[str]) -> str:

@@ -51,10 +51,3 @@ def test_expected_mode_requires_posterior(tmp_path: Path, caplog: pytest.LogCapt
 def test_missing_input_file_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["score", str(tmp_path / "nope.jsonl")]) == 2
     assert "input file not found: " in capsys.readouterr().err
-
-
-def test_interim_demo_scores_the_bundled_completions(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["demo"]) == 0
-    printed = capsys.readouterr().out
-    for method in ("rlvr", "rlcr", "multi_rlvr", "multi_rlcr"):
-        assert method in printed

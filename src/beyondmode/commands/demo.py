@@ -1,67 +1,76 @@
-"""`beyondmode demo`: the main job on its embedded default.
-
-Until the full pipeline (simulator -> tiny model -> four methods -> report) is in place, the demo
-scores the bundled example completions of each method (written in that method's format) and prints the
-mean reward terms, which is the most
-complete path that exists.
-"""
+"""`beyondmode demo`: train the four methods on the diagnosis simulator with a tiny model, evaluate them
+against best-of-k and the Bayes-optimal oracle, and write the report."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-from importlib import resources
+from pathlib import Path
 
 from rich.console import Console
-from rich.table import Table
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from beyondmode.methods import Method
-from beyondmode.score_file import ScoreSummary, SkippedRow, score_lines
-from beyondmode.scoring import Scorer
+from beyondmode.demo.profiles import PROFILES, get_profile
 
 logger = logging.getLogger(__name__)
 
-COLUMNS = ("format", "coverage", "any_hit", "brier", "uniqueness", "top1")
-
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("demo", help="run the main job on its embedded default")
+    parser = subparsers.add_parser(
+        "demo",
+        help="run the main job: simulator, tiny model, four methods, report",
+        description=(
+            "Builds the diagnosis simulator (exact posterior), trains a tiny model with rlvr, rlcr, "
+            "multi_rlvr and multi_rlcr (plus multi_rlcr with per-token confidence credit), evaluates them "
+            "on held-out cases against best-of-k sampling and the Bayes-optimal answer set, and writes "
+            "runs/demo-<timestamp>/report.html (+ report.md, plots/, demo_summary.json)."
+        ),
+    )
+    parser.add_argument("--profile", choices=sorted(PROFILES), default="default", help="quick: smoke run")
+    parser.add_argument("--out", type=Path, default=Path("runs"), help="folder for runs/demo-<timestamp>/")
+    parser.add_argument(
+        "--kb", help="a DDXPlus release folder (release_evidences.json, ...) instead of the embedded KB"
+    )
+    parser.add_argument("--stats", help="probability table in the ddxplus_bed_stats shape (needed with --kb)")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    logger.info(
-        "the training/evaluation demo is not built yet: scoring the bundled example completions "
-        "of each method instead"
-    )
-    lines = resources.files("beyondmode.examples").joinpath("completions.jsonl").read_text().splitlines()
-    table = Table(title="Bundled example completions: mean reward terms per method")
-    table.add_column("method", no_wrap=True)
-    for column in ("rows", "parse failures", *COLUMNS, "total"):
-        table.add_column(column, justify="right")
-    for method in Method:
-        scorer = Scorer.for_method(method, 3)
-        summary = ScoreSummary()
-        own = [line for line in lines if json.loads(line)["method"] == method.value]
-        for result in score_lines(own, scorer):
-            if isinstance(result, SkippedRow):
-                summary.skipped.append(result)
-            else:
-                summary.add(result)
-        values = summary.as_dict()
-        table.add_row(
-            method.value,
-            str(summary.scored),
-            f"{values['format/parse_failure_rate']:.2f}",
-            *(_cell(values, name, method) for name in COLUMNS),
-            f"{values['total/mean']:.3f}",
+    from beyondmode.demo.pipeline import run_demo
+
+    if bool(args.kb) != bool(args.stats):
+        raise FileNotFoundError(
+            "--kb and --stats go together: the DDXPlus knowledge base needs its probability table"
         )
-    Console().print(table)
+    for path in (args.kb, args.stats):
+        if path and not Path(path).exists():
+            raise FileNotFoundError(f"not found: {path}")
+    profile = get_profile(args.profile)
+    total = len(profile.runs) * 2 + len({run.warmstart_key for run in profile.runs}) + 1
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"))
+    with Progress(*columns, TimeElapsedColumn(), transient=False) as progress:
+        bar = progress.add_task(f"demo ({profile.name})", total=total)
+
+        def stage(text: str) -> None:
+            if progress.tasks[bar].description != f"demo ({profile.name})":
+                progress.advance(bar)
+            progress.update(bar, description=f"demo ({profile.name}): {text}")
+
+        result = run_demo(profile, args.out, kb=args.kb, stats=args.stats, stage=stage)
+        progress.update(bar, completed=total, description=f"demo ({profile.name}): done")
+    console = Console()
+    for paragraph in _summary_lines(result.summary):
+        console.print(paragraph)
+    console.print(f"total {result.summary['total_s']:.0f} s")
+    print(result.report_html)
     return 0
 
 
-def _cell(values: dict, name: str, method: Method) -> str:
-    if name == "brier" and not method.with_confidence:
-        return "-"
-    return f"{values[f'rewards/{name}/mean']:.3f}"
+def _summary_lines(summary: dict) -> list[str]:
+    from beyondmode.demo.summary import plain_summary
+
+    lines = plain_summary(summary)
+    for run, checks in summary["targets"].items():
+        met = sum(1 for check in checks.values() if check["met"])
+        lines.append(f"{run}: {met}/{len(checks)} targets met (demo_summary.json lists each)")
+    return lines

@@ -104,6 +104,9 @@ def summarize_method(
         "curves": _curves(strict, lenient, max_answers),
         "reliability": _reliability(calibrated, reliability_bins),
         "distinct_per_example": distinct.tolist(),
+        "distinct_confidences": m.distinct_confidence_values(
+            [p[0] for gens in calibrated for p in _pairs(gens)]
+        ),
         "violations": dict(Counter(v for gens in per_example for g in gens for v in g.violations)),
         "reward_terms": _reward_terms(per_example),
         "num_examples": len(per_example),

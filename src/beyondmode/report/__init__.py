@@ -34,8 +34,9 @@ class ReportFiles:
     plots: tuple[Path, ...]
 
 
-def build_report(run_dirs: Sequence[str | Path], out_dir: Path) -> ReportFiles:
-    """Read the runs, draw the plots into `out_dir/plots`, write report.md and report.html."""
+def build_report(run_dirs: Sequence[str | Path], out_dir: Path, summary: Sequence[str] = ()) -> ReportFiles:
+    """Read the runs, draw the plots into `out_dir/plots`, write report.md and report.html; `summary`
+    paragraphs (plain language) open both pages."""
     if not run_dirs:
         raise ValueError("build_report needs at least one run directory")
     out_dir = Path(out_dir)
@@ -44,8 +45,8 @@ def build_report(run_dirs: Sequence[str | Path], out_dir: Path) -> ReportFiles:
     tables = report_tables(runs)
     markdown = out_dir / "report.md"
     page = out_dir / "report.html"
-    write_atomic(markdown, markdown_page(runs, tables, figures, out_dir))
-    write_atomic(page, html_page(runs, tables, figures))
+    write_atomic(markdown, markdown_page(runs, tables, figures, out_dir, summary))
+    write_atomic(page, html_page(runs, tables, figures, summary))
     logger.info("report: %s, %s, %d plots", markdown, page, len(figures))
     return ReportFiles(markdown, page, tuple(path for _, path in figures))
 

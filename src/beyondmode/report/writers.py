@@ -34,10 +34,20 @@ def _run_meta(run: RunData) -> str:
 
 
 def markdown_page(
-    runs: Sequence[RunData], tables: Sequence[Table], plots: Sequence[tuple[str, Path]], out: Path
+    runs: Sequence[RunData],
+    tables: Sequence[Table],
+    plots: Sequence[tuple[str, Path]],
+    out: Path,
+    summary: Sequence[str] = (),
 ) -> str:
-    """The Markdown report; plots referenced relative to `out` (the report's folder)."""
+    """The Markdown report; plots referenced relative to `out` (the report's folder). `summary`: plain
+    paragraphs shown first, under "Summary"."""
     lines = ["# beyondmode evaluation report", ""]
+    if summary:
+        lines += ["## Summary", ""]
+        for paragraph in summary:
+            lines += [paragraph, ""]
+        lines += ["## Runs", ""]
     lines += [f"- **{run.label}**: {_run_meta(run)}" for run in runs]
     for table in tables:
         lines += ["", f"## {table.title}", ""]
@@ -56,7 +66,12 @@ def markdown_page(
     return "\n".join(lines) + "\n"
 
 
-def html_page(runs: Sequence[RunData], tables: Sequence[Table], plots: Sequence[tuple[str, Path]]) -> str:
+def html_page(
+    runs: Sequence[RunData],
+    tables: Sequence[Table],
+    plots: Sequence[tuple[str, Path]],
+    summary: Sequence[str] = (),
+) -> str:
     """A self-contained HTML page (no scripts, no external resources)."""
     e = html.escape
     parts = [
@@ -66,6 +81,12 @@ def html_page(runs: Sequence[RunData], tables: Sequence[Table], plots: Sequence[
         "<title>beyondmode evaluation report</title>",
         f"<style>{CSS}</style></head><body>",
         "<h1>beyondmode evaluation report</h1>",
+    ]
+    if summary:
+        parts.append("<h2>Summary</h2>")
+        parts += [f"<p>{e(paragraph)}</p>" for paragraph in summary]
+        parts.append("<h2>Runs</h2>")
+    parts += [
         "<ul class='meta'>",
         *(f"<li><b>{e(run.label)}</b>: {e(_run_meta(run).replace('`', ''))}</li>" for run in runs),
         "</ul>",

@@ -1,0 +1,135 @@
+"""Demo profiles: how much data, how many steps, which runs (quick for tests, default, full).
+
+A run is one trained model: a method (rlvr, rlcr, multi_rlvr, multi_rlcr), its confidence credit
+(`sequence`, or `token` for the per-token variant of multi_rlcr), K and a seed. Every run starts from the
+warm start of its format (K, confidences) and seed, so runs that share a format share the warm start.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+
+@dataclass(frozen=True, slots=True)
+class DemoRun:
+    """One model to train and evaluate."""
+
+    method: str
+    seed: int = 0
+    num_candidates: int = 3
+    confidence_credit: str = "sequence"
+
+    @property
+    def name(self) -> str:
+        """Run label, e.g. `multi_rlcr_token-k3-s0`; single-answer runs carry no K."""
+        method = self.method + ("_token" if self.confidence_credit == "token" else "")
+        k = f"-k{self.num_candidates}" if self.method.startswith("multi") else ""
+        return f"{method}{k}-s{self.seed}"
+
+    @property
+    def is_multi(self) -> bool:
+        return self.method.startswith("multi")
+
+    @property
+    def with_confidence(self) -> bool:
+        return self.method in ("rlcr", "multi_rlcr")
+
+    @property
+    def warmstart_key(self) -> str:
+        """Runs with the same key share one warm start: format (K, confidences) and seed."""
+        k = self.num_candidates if self.is_multi else 1
+        return f"k{k}-{'conf' if self.with_confidence else 'noconf'}-s{self.seed}"
+
+
+def standard_runs(seeds: tuple[int, ...], replicate_seeds: tuple[int, ...] = ()) -> tuple[DemoRun, ...]:
+    """The four methods plus multi_rlcr with per-token credit for each seed of `seeds`; the two
+    multi_rlcr runs again for each of `replicate_seeds` (the spread of the headline method)."""
+    runs: list[DemoRun] = []
+    for seed in seeds:
+        runs += [DemoRun("rlvr", seed), DemoRun("rlcr", seed), DemoRun("multi_rlvr", seed)]
+        runs += [DemoRun("multi_rlcr", seed), DemoRun("multi_rlcr", seed, confidence_credit="token")]
+    for seed in replicate_seeds:
+        runs += [DemoRun("multi_rlcr", seed), DemoRun("multi_rlcr", seed, confidence_credit="token")]
+    return tuple(runs)
+
+
+@dataclass(frozen=True, slots=True)
+class DemoProfile:
+    """Every knob of the demo. Fields:
+
+    num_train / num_eval: simulated cases for training and for the held-out evaluation (other seed).
+    num_findings: revealed findings per case (1-3: the answer is genuinely uncertain).
+    hidden_size, num_layers, num_heads, intermediate_size: the tiny Llama's size.
+    warmstart_steps, warmstart_batch, warmstart_lr: SFT warm start (oracle confidences + noise).
+    grpo_steps, grpo_lr, prompts_per_step, num_generations, temperature, max_completion_length: GRPO.
+    token_beta: KL anchor of the per-token-credit run (DESIGN section 8: 0.1).
+    max_answers, recall_ks, eval_batch: evaluation (answers per example: k up to 30 in the paper).
+    threads: torch threads (one is fastest for models this small on a shared laptop CPU).
+    """
+
+    name: str
+    runs: tuple[DemoRun, ...]
+    num_train: int = 2000
+    num_eval: int = 500
+    num_findings: str = "1-3"
+    hidden_size: int = 128
+    num_layers: int = 2
+    num_heads: int = 4
+    intermediate_size: int = 512
+    warmstart_steps: int = 300
+    warmstart_batch: int = 128
+    warmstart_lr: float = 1.0e-3
+    warmstart_noise: float = 0.05
+    grpo_steps: int = 120
+    grpo_lr: float = 1.0e-4
+    prompts_per_step: int = 8
+    num_generations: int = 8
+    temperature: float = 0.7
+    max_completion_length: int = 48
+    token_beta: float = 0.1
+    max_answers: int = 30
+    recall_ks: tuple[int, ...] = (1, 3, 5, 10, 30)
+    eval_batch: int = 256
+    threads: int = 1
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+PROFILES: dict[str, DemoProfile] = {
+    "quick": DemoProfile(
+        name="quick",
+        runs=standard_runs((0,)),
+        num_train=200,
+        num_eval=40,
+        hidden_size=32,
+        num_heads=2,
+        intermediate_size=64,
+        warmstart_steps=40,
+        warmstart_batch=32,
+        grpo_steps=3,
+        prompts_per_step=4,
+        num_generations=4,
+        max_answers=6,
+        recall_ks=(1, 3, 6),
+        eval_batch=64,
+    ),
+    "default": DemoProfile(name="default", runs=standard_runs((0,), replicate_seeds=(1,))),
+    "full": DemoProfile(
+        name="full",
+        runs=standard_runs((0, 1, 2)) + tuple(DemoRun("multi_rlvr", 0, num_candidates=k) for k in (2, 4, 5)),
+        grpo_steps=400,
+        warmstart_steps=500,
+    ),
+}
+
+
+def get_profile(name: str, **overrides: object) -> DemoProfile:
+    """A named profile with fields replaced; unknown names and fields are errors naming the choices."""
+    if name not in PROFILES:
+        raise ValueError(f"unknown demo profile {name!r}; choose one of {sorted(PROFILES)}")
+    profile = PROFILES[name]
+    unknown = sorted(set(overrides) - set(DemoProfile.__dataclass_fields__))
+    if unknown:
+        raise ValueError(
+            f"unknown demo profile fields {unknown}; known: {sorted(DemoProfile.__dataclass_fields__)}"
+        )
+    return replace(profile, **overrides) if overrides else profile

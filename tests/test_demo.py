@@ -1,0 +1,67 @@
+"""The demo end to end on the quick profile: every report file, a complete summary, same seed -> same numbers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from beyondmode.demo.pipeline import run_demo
+from beyondmode.demo.profiles import DemoRun, get_profile
+from beyondmode.demo.summary import TARGETS
+
+pytestmark = pytest.mark.slow
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def quick_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("demo")
+    profile = get_profile("quick")
+    first = run_demo(profile, root, run_name="first")
+    second = run_demo(profile, root, run_name="second")
+    return first.run_dir, second.run_dir
+
+
+def test_quick_profile_writes_the_report_and_a_complete_summary(quick_runs: tuple[Path, Path]) -> None:
+    run_dir, _ = quick_runs
+    for name in ("report.md", "report.html", "demo_summary.json", "profile.json"):
+        assert (run_dir / name).is_file(), name
+    plots = sorted((run_dir / "plots").glob("*.png"))
+    assert {"recall_at_k.png", "distinct.png", "reliability.png", "cost.png"} <= {p.name for p in plots}
+    assert all(p.read_bytes().startswith(PNG) for p in plots)
+    summary = json.loads((run_dir / "demo_summary.json").read_text())
+    runs = get_profile("quick").runs
+    expected = {f"{run.name}/{m}" for run in runs for m in _methods(run)}
+    assert set(summary["runs"]) == expected
+    assert summary["oracle"]["recall@3"] > 0
+    for name in ("multi_rlcr-k3-s0/multi_answer", "multi_rlcr_token-k3-s0/multi_answer"):
+        assert set(summary["targets"][name]) == set(TARGETS)
+    assert summary["total_s"] > 0 and all(t > 0 for t in summary["timings_s"].values())
+    html = (run_dir / "report.html").read_text()
+    assert "Summary" in html and "held-out simulated patients" in html
+    for run in runs:
+        assert (run_dir / "eval" / run.name / "summary.json").is_file()
+        assert (run_dir / "train" / run.name / "final" / "config.json").is_file()
+
+
+def test_same_seed_same_numbers(quick_runs: tuple[Path, Path]) -> None:
+    first, second = (json.loads((d / "demo_summary.json").read_text()) for d in quick_runs)
+    for key in ("oracle", "targets", "spread"):
+        assert first[key] == second[key], key
+    assert _without_wall_clock(first["runs"]) == _without_wall_clock(second["runs"])
+    rows = [(d / "eval" / "multi_rlcr-k3-s0" / "rows.jsonl").read_text().splitlines() for d in quick_runs]
+    strip = [[{k: v for k, v in json.loads(r).items() if k != "seconds"} for r in run] for run in rows]
+    assert strip[0] == strip[1]
+
+
+def _without_wall_clock(runs: dict) -> dict:
+    return {name: {k: v for k, v in row.items() if not k.startswith("seconds")} for name, row in runs.items()}
+
+
+def _methods(run: DemoRun) -> tuple[str, ...]:
+    if run.is_multi:
+        return ("multi_answer",)
+    return ("best_of_k", "greedy", "prompt_multi") if run.method == "rlvr" else ("best_of_k", "greedy")

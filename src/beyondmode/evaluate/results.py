@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from beyondmode.atomic_write import write_text_atomic
 from beyondmode.evaluate.scored import ScoredGeneration
 from beyondmode.types import Example
 
@@ -21,23 +20,6 @@ SUMMARY_FILE = "summary.json"
 ROWS_FILE = "rows.jsonl"
 GENERATIONS_FILE = "generations.jsonl"
 RUN_FILES = (SUMMARY_FILE, ROWS_FILE, GENERATIONS_FILE)
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write `text` to `path` through a temp file in the same directory and `os.replace`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temp, 0o644)  # mkstemp creates 0600; results are meant to be read by others
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
 
 
 def candidate_rows(
@@ -84,13 +66,13 @@ def candidate_rows(
 def write_rows(path: Path, rows: Iterable[Mapping[str, Any]]) -> int:
     """Write rows as JSONL atomically; returns the number of rows."""
     lines = [json.dumps(row, ensure_ascii=False) for row in rows]
-    write_atomic(path, "\n".join(lines) + ("\n" if lines else ""))
+    write_text_atomic(path, "\n".join(lines) + ("\n" if lines else ""))
     return len(lines)
 
 
 def write_summary(path: Path, summary: Mapping[str, Any]) -> None:
     """Write the summary JSON atomically (NaN written as null)."""
-    write_atomic(path, json.dumps(_clean(summary), indent=2, ensure_ascii=False) + "\n")
+    write_text_atomic(path, json.dumps(_clean(summary), indent=2, ensure_ascii=False) + "\n")
 
 
 def load_summary(run_dir: Path) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from beyondmode import __version__
+from beyondmode.atomic_write import write_text_atomic
 from beyondmode.evaluate.backends.base import Backend
 from beyondmode.evaluate.cache import GenerationCache
 from beyondmode.evaluate.methods import EvalMethod, build_methods
@@ -23,7 +24,6 @@ from beyondmode.evaluate.results import (
     ROWS_FILE,
     SUMMARY_FILE,
     candidate_rows,
-    write_atomic,
     write_rows,
     write_summary,
 )
@@ -259,7 +259,7 @@ def check_resumable(run_dir: Path, fingerprint: dict[str, Any]) -> None:
             "methods": {**previous.get("methods", {}), **fingerprint["methods"]},
             "prompts": {**previous.get("prompts", {}), **fingerprint["prompts"]},
         }
-    write_atomic(path, json.dumps(fingerprint, indent=2) + "\n")
+    write_text_atomic(path, json.dumps(fingerprint, indent=2) + "\n")
 
 
 def _fingerprint_changes(previous: dict[str, Any], current: dict[str, Any]) -> list[str]:

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from beyondmode.evaluate.results import write_atomic
+from beyondmode.atomic_write import write_text_atomic
 from beyondmode.report import plots
 from beyondmode.report.collect import RunData, load_runs
 from beyondmode.report.tables import report_tables
@@ -45,8 +45,8 @@ def build_report(run_dirs: Sequence[str | Path], out_dir: Path, summary: Sequenc
     tables = report_tables(runs)
     markdown = out_dir / "report.md"
     page = out_dir / "report.html"
-    write_atomic(markdown, markdown_page(runs, tables, figures, out_dir, summary))
-    write_atomic(page, html_page(runs, tables, figures, summary))
+    write_text_atomic(markdown, markdown_page(runs, tables, figures, out_dir, summary))
+    write_text_atomic(page, html_page(runs, tables, figures, summary))
     logger.info("report: %s, %s, %d plots", markdown, page, len(figures))
     return ReportFiles(markdown, page, tuple(path for _, path in figures))
 

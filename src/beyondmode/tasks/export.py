@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from beyondmode.atomic_write import atomic_open
 from beyondmode.types import Example
 
 logger = logging.getLogger(__name__)
@@ -70,7 +69,7 @@ def to_dataset(examples: Iterable[Example]) -> Any:
 def write_jsonl(rows: Iterable[Mapping[str, Any]], path: str | Path) -> int:
     """Write rows as JSON lines, atomically; returns the number of rows."""
     count = 0
-    with _atomic(Path(path), "w") as handle:
+    with atomic_open(path) as handle:
         for row in rows:
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")
             count += 1
@@ -98,36 +97,14 @@ def write_parquet(rows: list[Mapping[str, Any]], path: str | Path) -> None:
     except ImportError:
         raise ImportError("parquet export needs pyarrow: pip install 'beyondmode[train]'") from None
     table = pa.Table.from_pylist([dict(r) for r in rows]) if rows else pa.table({c: [] for c in COLUMNS})
-    with _atomic(Path(path), "wb") as handle:
+    with atomic_open(path, "wb") as handle:
         pq.write_table(table, handle)
 
 
 def write_json(data: Any, path: str | Path) -> None:
-    with _atomic(Path(path), "w") as handle:
+    with atomic_open(path) as handle:
         json.dump(data, handle, indent=2, ensure_ascii=False, sort_keys=True)
         handle.write("\n")
-
-
-class _atomic:
-    """Write to a temporary file in the target's directory, then `os.replace` it into place."""
-
-    def __init__(self, path: Path, mode: str) -> None:
-        self.path = path
-        self.mode = mode
-
-    def __enter__(self) -> Any:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor, self.temporary = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
-        encoding = None if "b" in self.mode else "utf-8"
-        self.handle = os.fdopen(descriptor, self.mode, encoding=encoding)
-        return self.handle
-
-    def __exit__(self, kind: object, error: object, traceback: object) -> None:
-        self.handle.close()
-        if kind is None:
-            os.replace(self.temporary, self.path)
-        else:
-            os.unlink(self.temporary)
 
 
 def write_dataset(

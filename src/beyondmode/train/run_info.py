@@ -4,15 +4,14 @@ git revision, `REWARD_VERSION`, `FORMAT_VERSION`), each written atomically."""
 from __future__ import annotations
 
 import json
-import os
 import platform
 import subprocess
-import tempfile
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from beyondmode.atomic_write import write_text_atomic
 from beyondmode.config import RunConfig, to_yaml
 from beyondmode.formats import FORMAT_VERSION
 from beyondmode.rewards import REWARD_VERSION
@@ -28,19 +27,6 @@ PACKAGES = (
     "vllm",
     "deepspeed",
 )
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write `text` to a temporary file beside `path`, then rename it over `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def package_versions() -> dict[str, str | None]:
@@ -88,6 +74,8 @@ def record_run(
 ) -> Path:
     """Write `config.yaml` and `run_info.json` into `directory`; returns the directory."""
     directory = Path(directory)
-    write_atomic(directory / "config.yaml", to_yaml(config))
-    write_atomic(directory / "run_info.json", json.dumps(run_info(config, stage, extra), indent=2) + "\n")
+    write_text_atomic(directory / "config.yaml", to_yaml(config))
+    write_text_atomic(
+        directory / "run_info.json", json.dumps(run_info(config, stage, extra), indent=2) + "\n"
+    )
     return directory

@@ -30,14 +30,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from beyondmode.atomic_write import write_json_atomic
+from beyondmode.atomic_write import atomic_open, write_json_atomic
 from beyondmode.formats import FORMAT_VERSION
 from beyondmode.integrations.verl.reward import EXTRA_INFO_KEY, VerlSettings
 from beyondmode.rewards import REWARD_VERSION
@@ -214,15 +212,8 @@ def write_verl_parquet(rows: list[dict[str, Any]], path: Path) -> Path:
     import pyarrow.parquet as pq
 
     table = pa.Table.from_pylist(rows, schema=verl_schema())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
-    try:
-        pq.write_table(table, temporary)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_open(path, "wb") as handle:
+        pq.write_table(table, handle)
     return path
 
 

@@ -248,3 +248,23 @@ def test_expected_mode_term_equals_average_of_label_mode() -> None:
             for truth, p in posterior.items()
         )
         assert expected_terms[name] == _approx(average), name
+
+
+@given(scored_cases(), st.booleans())
+@settings(max_examples=300, deadline=None)
+def test_one_pass_terms_equal_the_reference_terms(case, truncate) -> None:
+    """`compute_terms` (the hot path) agrees with one call per documented term function."""
+    from beyondmode.rewards import compute_terms, reference_terms
+
+    scorer, candidates, gold = case
+    text = scorer.answer_format.render(candidates, think="t")
+    if truncate:
+        text = text[: len(text) * 2 // 3]
+    parsed = scorer.answer_format.parse(text)
+    grades = scorer.grade(parsed, gold)
+    k = scorer.answer_format.num_candidates
+    fast = compute_terms(parsed, grades, k, 0.01)
+    slow = reference_terms(parsed, grades, k, 0.01)
+    assert fast.keys() == slow.keys()
+    for name in fast:
+        assert fast[name] == _approx(slow[name]), name

@@ -161,7 +161,43 @@ def sum_le_1(confidences: Sequence[float | None], tolerance: float = 0.01) -> fl
 def compute_terms(
     parsed: ParsedResponse, grades: Grades, num_candidates: int, tolerance: float
 ) -> dict[str, float]:
-    """Every term of DESIGN section 4 for one graded completion."""
+    """Every term of DESIGN section 4 for one graded completion, in one pass.
+
+    This is the hot path of every reward computation; the single-term functions above are its
+    specification, and `tests/test_rewards.py` checks that both agree on random answer sets.
+    """
+    hits = grades.hits
+    confidences = tuple(candidate.confidence for candidate in parsed.candidates)
+    total_hits = sum(hits)
+    complete = None not in confidences
+    if complete and len(confidences) == len(hits):
+        squared = 0.0
+        best = 0
+        for index, (q, y) in enumerate(zip(confidences, hits, strict=True)):
+            squared += (q - y) ** 2 + y * (1.0 - y)  # type: ignore[operator]
+            if q > confidences[best]:  # type: ignore[operator]
+                best = index
+        brier_value = 1.0 - squared / num_candidates
+        stated = sum(confidences)  # type: ignore[arg-type]
+    else:
+        brier_value, best = 0.0, 0
+        stated = sum(q for q in confidences if q is not None)
+    num_gold = grades.num_gold
+    return {
+        "format": 0.0 if parsed.violations else 1.0,
+        "coverage": min(1.0, total_hits / min(num_candidates, num_gold)) if num_gold > 0 else 0.0,
+        "any_hit": min(1.0, total_hits),
+        "brier": brier_value,
+        "uniqueness": 1.0 if grades.distinct and len(hits) == num_candidates else 0.0,
+        "top1": hits[best] if hits else 0.0,
+        "sum_le_1": 1.0 if stated <= 1.0 + tolerance else 0.0,
+    }
+
+
+def reference_terms(
+    parsed: ParsedResponse, grades: Grades, num_candidates: int, tolerance: float
+) -> dict[str, float]:
+    """`compute_terms` written as one call per term: the obviously correct version, for tests."""
     confidences = parsed.confidences
     hits = grades.hits
     return {

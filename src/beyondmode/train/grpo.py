@@ -69,6 +69,8 @@ def trl_arguments(config: RunConfig, reward_weights: list[float], cuda: bool) ->
         arguments["beta"] = TOKEN_CREDIT_BETA
     if not cuda and not {"bf16", "fp16", "use_cpu"} & set(config.trl):
         arguments["bf16"] = False
+    if not cuda:
+        arguments["dataloader_pin_memory"] = False  # pinned memory needs an accelerator
     arguments.update(config.trl)
     arguments.update(
         output_dir=config.output.dir,

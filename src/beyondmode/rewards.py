@@ -109,12 +109,13 @@ def brier(hits: Sequence[float], confidences: Sequence[float | None], num_candid
     """Multi-answer Brier: 1 - (1/K) sum_i [(q_i - y_i)^2 + y_i (1 - y_i)].
 
     The y_i (1 - y_i) part is the expected label noise when y_i is a probability; it is 0 for 0/1 hits.
-    Missing slots count as (q, y) = (0, 0); a missing confidence makes the term 0.
+    Missing slots count as (q, y) = (0, 0); a missing confidence, or no candidate at all, makes the
+    term 0.
 
     >>> brier([1.0, 0.0], [0.8, 0.1], num_candidates=2)
     0.975
     """
-    if len(confidences) != len(hits) or None in confidences:
+    if not confidences or len(confidences) != len(hits) or None in confidences:
         return 0.0
     total = 0.0
     for q, y in zip(confidences, hits, strict=True):
@@ -169,8 +170,7 @@ def compute_terms(
     hits = grades.hits
     confidences = tuple(candidate.confidence for candidate in parsed.candidates)
     total_hits = sum(hits)
-    complete = None not in confidences
-    if complete and len(confidences) == len(hits):
+    if confidences and None not in confidences and len(confidences) == len(hits):
         squared = 0.0
         best = 0
         for index, (q, y) in enumerate(zip(confidences, hits, strict=True)):

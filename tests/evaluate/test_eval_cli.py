@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from beyondmode.cli import main
-from beyondmode.evaluate.job import load_job, resolve_task
+from beyondmode.evaluate.job import load_job
+from beyondmode.tasks.registry import resolve_task
 
 
 def _config(path: Path, model: Path, output: Path, **extra: object) -> Path:

@@ -28,8 +28,9 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from beyondmode.evaluate.backends import build_backend
     from beyondmode.evaluate.backends.openai_backend import BackendUnreachableError
-    from beyondmode.evaluate.job import load_job, resolve_task
+    from beyondmode.evaluate.job import load_job
     from beyondmode.evaluate.runner import run_evaluation
+    from beyondmode.tasks.registry import resolve_task
 
     overrides = {}
     for item in args.overrides:

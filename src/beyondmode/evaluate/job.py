@@ -6,14 +6,13 @@
     output_dir: out/eval/tiny-multi_rlcr
     eval: {methods: [multi_answer, best_of_k, greedy], num_candidates: 3, max_answers: 30}
 
-Unknown keys and wrong values fail with the file and key named, before any model is loaded. The lead's
-unified `RunConfig` will carry the same `eval` section.
+Unknown keys and wrong values fail with the file and key named, before any model is loaded. The task is
+built by `beyondmode.tasks.registry.resolve_task`, as in training.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +21,6 @@ from typing import Any
 import yaml
 
 from beyondmode.evaluate.settings import EvalSettings
-from beyondmode.tasks.base import Task
 
 _TOP_KEYS = {"model", "task", "task_options", "output_dir", "eval"}
 
@@ -76,27 +74,3 @@ def load_job(path: str | Path, overrides: Mapping[str, Any] | None = None) -> Ev
         data.get("output_dir") or f"runs/eval/{data['task'].replace(':', '_')}-{Path(data['model']).name}"
     )
     return EvalJob(data["model"], data["task"], Path(output), settings, dict(data.get("task_options") or {}))
-
-
-def resolve_task(spec: str, options: Mapping[str, Any] | None = None) -> Task:
-    """A task from "package.module:factory" or a registered name (`beyondmode.tasks.get_task`)."""
-    options = dict(options or {})
-    if ":" in spec:
-        module_name, _, attribute = spec.partition(":")
-        try:
-            factory = getattr(importlib.import_module(module_name), attribute)
-        except (ImportError, AttributeError) as error:
-            raise ValueError(
-                f"task {spec!r}: cannot import {attribute} from {module_name} ({error})"
-            ) from None
-        return factory(**options)
-    for module_name in ("beyondmode.tasks.registry", "beyondmode.tasks"):
-        try:
-            get_task = getattr(importlib.import_module(module_name), "get_task", None)
-        except ImportError:
-            continue
-        if get_task is not None:
-            return get_task(spec, **options)
-    raise ValueError(
-        f"task {spec!r}: no task registry (beyondmode.tasks.registry); use 'package.module:factory'"
-    )

@@ -7,9 +7,10 @@
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from beyondmode.tasks.base import Task
 
@@ -42,6 +43,23 @@ def get_task(name: str, **options: object) -> Task:
     return factory(**options)
 
 
+def resolve_task(spec: str, options: Mapping[str, object] | None = None) -> Task:
+    """A registered task name, or "package.module:factory" for a task of your own, built with `options`.
+
+    >>> resolve_task("ddx_sim", {"num_examples": 1}).name
+    'ddx_sim'
+    """
+    options = dict(options or {})
+    if ":" not in spec:
+        return get_task(spec, **options)
+    module_name, _, attribute = spec.partition(":")
+    try:
+        factory = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError) as error:
+        raise ValueError(f"task {spec!r}: cannot import {attribute} from {module_name} ({error})") from None
+    return factory(**options)
+
+
 def task_options(name: str) -> list[str]:
     """The option names accepted by the task `name`."""
     parameters = inspect.signature(TASKS[name]).parameters.values()
@@ -53,12 +71,16 @@ def _register_builtin() -> None:
     from beyondmode.tasks.ddx_sim_task import DdxSimTask
     from beyondmode.tasks.ddxplus import DdxPlusTask
     from beyondmode.tasks.hotpotqa import HotpotQATask
+    from beyondmode.tasks.humaneval import HumanEvalTask
+    from beyondmode.tasks.mbpp import MbppTask
 
     for name, factory in (
         ("ddx_sim", DdxSimTask),
         ("ddxplus", DdxPlusTask),
         ("ambigqa", AmbigQATask),
         ("hotpotqa", HotpotQATask),
+        ("mbpp", MbppTask),
+        ("humaneval", HumanEvalTask),
     ):
         register_task(name, factory)
 

@@ -14,8 +14,6 @@ mapping whose keys change from row to row).
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import itertools
 import json
 import logging
@@ -24,6 +22,7 @@ from typing import Any
 
 from beyondmode.config import TaskConfig
 from beyondmode.formats import AnswerFormat
+from beyondmode.tasks import registry
 from beyondmode.tasks.base import Task
 from beyondmode.types import Example
 
@@ -31,18 +30,8 @@ logger = logging.getLogger(__name__)
 
 
 def resolve_task(config: TaskConfig) -> Task:
-    """The task named in the config: `package.module:factory` (a task of your own) or a registry name."""
-    if ":" in config.name:
-        module_name, _, attribute = config.name.partition(":")
-        factory = getattr(importlib.import_module(module_name), attribute)
-        return factory(**config.options)
-    if importlib.util.find_spec("beyondmode.tasks.registry") is None:
-        raise ValueError(
-            f"task.name {config.name!r}: this installation has no task registry (beyondmode.tasks.registry); "
-            "use 'package.module:factory' for a task of your own"
-        )
-    registry = importlib.import_module("beyondmode.tasks.registry")
-    return registry.get_task(config.name, **config.options)
+    """The task named in the config: a registry name or `package.module:factory` (a task of your own)."""
+    return registry.resolve_task(config.name, config.options)
 
 
 def take_examples(task: Task, answer_format: AnswerFormat, max_examples: int | None) -> list[Example]:

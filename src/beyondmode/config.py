@@ -94,10 +94,15 @@ class WarmstartConfig:
     `confidence`: `uniform` (1/K), `constant` (`constant_confidence`), `oracle` (posterior + noise of std
     `oracle_noise`) or `self_consistency` (frequencies among `num_samples` samples of the base model,
     which is first taught the single-answer format for `base_steps` steps when `base_steps` > 0).
+
+    `answers`: where the SFT answers come from: `label` (the example's gold answers, e.g. one sampled
+    diagnosis per case: what real data gives) or `posterior` (the simulator's exact posterior:
+    oracle-assisted, for ablations; `confidence: oracle` needs it).
     """
 
     init: str = "tiny"
     output_dir: str = "${output.dir}/warmstart"
+    answers: str = "label"
     confidence: str = "self_consistency"
     constant_confidence: float = 0.5
     oracle_noise: float = 0.05
@@ -140,6 +145,7 @@ _CHOICES = {
     ("method", "confidence_credit"): ("sequence", "token"),
     ("format", "layout"): ("interleaved", "split"),
     ("warmstart", "confidence"): ("uniform", "constant", "oracle", "self_consistency"),
+    ("warmstart", "answers"): ("label", "posterior"),
     ("model", "dtype"): ("auto", "float32", "bfloat16", "float16"),
 }
 

@@ -36,7 +36,7 @@ def warm_model_dir(tmp_path_factory: pytest.TempPathFactory, toy_task: ToyTask) 
     pairs = [
         (
             example_row(example, tokenizer)["prompt"],
-            warmstart_completion(example, fmt, rng, "oracle", pool=pool),
+            warmstart_completion(example, fmt, rng, "oracle", pool=pool, use_posterior=True),
         )
         for fmt, items in examples.items()
         for example in items

@@ -38,15 +38,36 @@ EXAMPLE = Example(
 @pytest.mark.parametrize("seed", range(20))
 def test_multi_answers_are_distinct_and_parse(seed: int) -> None:
     fmt = AnswerFormat(num_candidates=3)
-    parsed = fmt.parse(warmstart_completion(EXAMPLE, fmt, random.Random(seed), "uniform"))
+    parsed = fmt.parse(warmstart_completion(EXAMPLE, fmt, random.Random(seed), "uniform", use_posterior=True))
     assert parsed.format_ok and len(set(parsed.texts)) == 3 and set(parsed.texts) <= set(EXAMPLE.posterior)
     assert parsed.confidences == (0.33, 0.33, 0.33) and parsed.think == "fever no_rash"
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_label_answers_put_the_label_first_and_never_read_the_posterior(seed: int) -> None:
+    """Label mode: slot 1 is the case's label, the fillers are distinct pool answers, whatever the
+    posterior says (the same target when the posterior is removed)."""
+    fmt = AnswerFormat(num_candidates=3)
+    pool = ["zika", "measles", "mumps", "flu"]
+    text = warmstart_completion(EXAMPLE, fmt, random.Random(seed), "uniform", pool=pool)
+    parsed = fmt.parse(text)
+    assert parsed.format_ok and parsed.texts[0] == "flu" and len(set(parsed.texts)) == 3
+    assert set(parsed.texts[1:]) <= {"zika", "measles", "mumps"}
+    without = Example(EXAMPLE.id, EXAMPLE.prompt, EXAMPLE.gold, metadata=EXAMPLE.metadata)
+    assert warmstart_completion(without, fmt, random.Random(seed), "uniform", pool=pool) == text
+
+
+def test_oracle_confidences_need_the_posterior_opt_in() -> None:
+    with pytest.raises(ValueError, match="answers=posterior"):
+        warmstart_completion(EXAMPLE, AnswerFormat(num_candidates=3), random.Random(0), "oracle")
 
 
 def test_oracle_confidences_are_sorted_and_near_posterior() -> None:
     fmt = AnswerFormat(num_candidates=3)
     for seed in range(10):
-        parsed = fmt.parse(warmstart_completion(EXAMPLE, fmt, random.Random(seed), "oracle", noise=0.01))
+        parsed = fmt.parse(
+            warmstart_completion(EXAMPLE, fmt, random.Random(seed), "oracle", noise=0.01, use_posterior=True)
+        )
         assert list(parsed.confidences) == sorted(parsed.confidences, reverse=True)
         for text, q in zip(parsed.texts, parsed.confidences, strict=True):
             assert abs(q - EXAMPLE.posterior[text]) < 0.06
@@ -55,7 +76,12 @@ def test_oracle_confidences_are_sorted_and_near_posterior() -> None:
 def test_constant_and_no_confidence_formats() -> None:
     constant = AnswerFormat(num_candidates=2).parse(
         warmstart_completion(
-            EXAMPLE, AnswerFormat(num_candidates=2), random.Random(0), "constant", constant=0.4
+            EXAMPLE,
+            AnswerFormat(num_candidates=2),
+            random.Random(0),
+            "constant",
+            constant=0.4,
+            use_posterior=True,
         )
     )
     assert constant.confidences == (0.4, 0.4)
@@ -94,7 +120,8 @@ def test_sft_learns_and_masks_the_prompt() -> None:
     model = build_tiny_model(SPEC, tokenizer)
     rng = random.Random(0)
     pairs = [
-        (example_row(e, tokenizer)["prompt"], warmstart_completion(e, fmt, rng, "oracle")) for e in examples
+        (example_row(e, tokenizer)["prompt"], warmstart_completion(e, fmt, rng, "oracle", use_posterior=True))
+        for e in examples
     ]
     ids, prompt_length = encode_pair(*pairs[0], tokenizer, max_length=96)
     assert ids[0] == tokenizer.bos_token_id and ids[-1] == tokenizer.eos_token_id
@@ -121,6 +148,7 @@ def test_warmstart_command_writes_a_loadable_model(confidence: str, tmp_path: Pa
     overrides = [
         f"output.dir={tmp_path / 'run'}",
         f"warmstart.confidence={confidence}",
+        f"warmstart.answers={'posterior' if confidence == 'oracle' else 'label'}",
         "warmstart.base_steps=3",
         "warmstart.steps=3",
         "warmstart.batch_size=8",

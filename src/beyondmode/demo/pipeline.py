@@ -5,17 +5,23 @@
 
 Every stage writes into `runs/demo-<timestamp>/`:
 
-    warmstart/<format>/     SFT warm start of each format (K, confidences) and seed
+    warmstart/<format>/     SFT warm start of each format (K, confidences), seed and variant
     train/<run>/            GRPO run (checkpoints, final/ model, run_info.json)
     eval/<run>/             evaluation of the run's model on the held-out cases (summary.json, rows.jsonl)
+    eval/warmstart-<format>/  the same evaluation of the run's starting point (the warm start)
     report.md, report.html, plots/, demo_summary.json
+
+Jobs (warm starts, GRPO runs, evaluations) run in `profile.workers` processes, each as soon as the job
+it needs has finished; each job seeds itself, so the numbers do not depend on the number of workers.
 """
 
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import time
 from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +47,16 @@ class DemoResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One unit of work: `action(*args)` in a worker, after the jobs named in `needs`."""
+
+    name: str
+    action: Callable[..., Any]
+    args: tuple[Any, ...]
+    needs: tuple[str, ...] = ()
+
+
 def task_options(
     profile: DemoProfile, seed: int, num_examples: int, kb: str | None, stats: str | None
 ) -> dict:
@@ -53,6 +69,13 @@ def task_options(
     }
     if kb:
         options.update(kb=kb, ddxplus_stats=stats)
+    return options
+
+
+def eval_task_options(profile: DemoProfile, kb: str | None, stats: str | None) -> dict:
+    """The held-out cases: another seed, and (`exclude_seed`) no case whose prompt a training case has."""
+    options = task_options(profile, EVAL_SEED, profile.num_eval, kb, stats)
+    options.update(exclude_seed=0, exclude_examples=profile.num_train)
     return options
 
 
@@ -73,13 +96,14 @@ def run_config(profile: DemoProfile, run: DemoRun, run_dir: Path, kb: str | None
         "save_total_limit": 1,
         "beta": profile.token_beta if run.confidence_credit == "token" else 0.0,
     }
+    oracle = run.oracle_assisted
     overrides = {
         "task.name": "ddx_sim",
         "task.max_examples": profile.num_train,
         "method.method": run.method,
         "method.num_candidates": run.num_candidates,
         "method.confidence_credit": run.confidence_credit,
-        "method.reward_mode": profile.reward_mode,
+        "method.reward_mode": "expected" if oracle else profile.reward_mode,
         "model.name_or_path": str(run_dir / "warmstart" / run.warmstart_key),
         "model.tiny.hidden_size": profile.hidden_size,
         "model.tiny.num_layers": profile.num_layers,
@@ -87,19 +111,32 @@ def run_config(profile: DemoProfile, run: DemoRun, run_dir: Path, kb: str | None
         "model.tiny.intermediate_size": profile.intermediate_size,
         "warmstart.init": "tiny",
         "warmstart.output_dir": str(run_dir / "warmstart" / run.warmstart_key),
-        "warmstart.confidence": "oracle",
+        "warmstart.answers": "posterior" if oracle else "label",
+        "warmstart.confidence": _warmstart_confidence(profile, run),
         "warmstart.oracle_noise": profile.warmstart_noise,
         "warmstart.steps": profile.warmstart_steps,
+        "warmstart.base_steps": profile.warmstart_base_steps,
+        "warmstart.num_samples": profile.warmstart_samples,
         "warmstart.batch_size": profile.warmstart_batch,
         "warmstart.learning_rate": profile.warmstart_lr,
+        "warmstart.log_every": 0,
         "output.dir": str(run_dir / "train" / run.name),
         "output.save_steps": profile.grpo_steps,
         "seed": run.seed,
     }
+    for key, value in profile.method_weights.get(run.method, {}).items():
+        overrides[f"method.weights.{key}"] = value
     dotlist = [f"{key}={_yaml(value)}" for key, value in overrides.items()]
     dotlist += [f"task.options.{key}={_yaml(value)}" for key, value in options.items()]
     dotlist += [f"trl.{key}={_yaml(value)}" for key, value in trl.items()]
     return load_config(None, dotlist)
+
+
+def _warmstart_confidence(profile: DemoProfile, run: DemoRun) -> str:
+    """Oracle-assisted runs distil the posterior; the others use what labels give (`profile`)."""
+    if run.oracle_assisted:
+        return "oracle"
+    return profile.warmstart_confidence if run.is_multi else "uniform"
 
 
 def _yaml(value: Any) -> str:
@@ -119,7 +156,7 @@ def eval_settings(profile: DemoProfile, run: DemoRun) -> Any:
 
     if run.is_multi:
         methods: tuple[str, ...] = ("multi_answer",)
-    elif run.method == "rlvr":
+    elif run.method == "rlvr" and profile.prompting_baseline:
         methods = ("best_of_k", "greedy", "prompt_multi")
     else:
         methods = ("best_of_k", "greedy")
@@ -136,6 +173,65 @@ def eval_settings(profile: DemoProfile, run: DemoRun) -> Any:
     )
 
 
+def demo_jobs(
+    profile: DemoProfile, run_dir: Path, kb: str | None, stats: str | None
+) -> tuple[list[Job], dict[str, Path], dict[str, Path]]:
+    """Every job of the demo, and the evaluation folder of each run and of each run's warm start."""
+    jobs: list[Job] = []
+    run_evals: dict[str, Path] = {}
+    warm_evals: dict[str, Path] = {}
+    seen: set[str] = set()
+    for run in profile.runs:
+        config = run_config(profile, run, run_dir, kb, stats)
+        key = run.warmstart_key
+        if key not in seen:
+            seen.add(key)
+            jobs.append(Job(f"warmstart/{key}", _warmstart, (config, profile.threads)))
+            warm_dir = run_dir / "eval" / f"warmstart-{key}"
+            model_dir = Path(config.warmstart.output_dir)
+            args = (profile, run, model_dir, warm_dir, kb, stats)
+            jobs.append(Job(f"eval/warmstart-{key}", _evaluate, args, (f"warmstart/{key}",)))
+        warm_evals[run.name] = run_dir / "eval" / f"warmstart-{key}"
+        jobs.append(Job(f"grpo/{run.name}", _train, (config, profile.threads), (f"warmstart/{key}",)))
+        eval_dir = run_dir / "eval" / run.name
+        model_dir = Path(config.output.dir) / "final"
+        args = (profile, run, model_dir, eval_dir, kb, stats)
+        jobs.append(Job(f"eval/{run.name}", _evaluate, args, (f"grpo/{run.name}",)))
+        run_evals[run.name] = eval_dir
+    return jobs, run_evals, warm_evals
+
+
+def run_jobs(jobs: list[Job], workers: int, threads: int, report: Stage) -> dict[str, float]:
+    """Run `jobs` respecting `needs`, in `workers` processes (in this process when 1); returns each
+    job's seconds. GRPO jobs are started before evaluations that are ready at the same time."""
+    timings: dict[str, float] = {}
+    if workers <= 1:
+        for job in jobs:
+            report(job.name)
+            timings[job.name] = job.action(*job.args)
+        return timings
+    pending = list(jobs)
+    running: dict[Future, Job] = {}
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_init_worker, initargs=(threads,)
+    ) as pool:
+        while pending or running:
+            ready = [j for j in pending if all(n in timings for n in j.needs)]
+            ready.sort(key=lambda j: not j.name.startswith(("grpo/", "warmstart/")))
+            for job in ready[: max(0, workers - len(running))]:
+                pending.remove(job)
+                report(job.name)
+                running[pool.submit(job.action, *job.args)] = job
+            if not running:
+                missing = sorted({n for j in pending for n in j.needs} - set(timings))
+                raise RuntimeError(f"demo jobs wait for jobs that never run: {missing}")
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                timings[running.pop(future).name] = future.result()
+    return timings
+
+
 def run_demo(
     profile: DemoProfile,
     out_root: Path,
@@ -145,75 +241,69 @@ def run_demo(
     stage: Stage | None = None,
     run_name: str | None = None,
 ) -> DemoResult:
-    """Train and evaluate every run of `profile`, then write the report; `stage(text)` reports progress."""
-    import torch
-    from transformers.utils import logging as transformers_logging
-
-    torch.set_num_threads(profile.threads)
-    transformers_logging.disable_progress_bar()  # the demo shows its own progress
+    """Train and evaluate every run of `profile` (and its warm start), then write the report;
+    `stage(text)` reports each job as it starts."""
     run_dir = Path(out_root) / (run_name or f"demo-{time.strftime('%Y%m%d-%H%M%S')}")
     run_dir.mkdir(parents=True, exist_ok=False)
     write_json_atomic(run_dir / "profile.json", asdict(profile))
     report = stage or (lambda text: logger.info("%s", text))
-    timings: dict[str, float] = {}
-    eval_dirs: list[Path] = []
-    warm_started: set[str] = set()
-    for run in profile.runs:
-        config = run_config(profile, run, run_dir, kb, stats)
-        if run.warmstart_key not in warm_started:
-            report(f"warm start {run.warmstart_key}")
-            timings[f"warmstart/{run.warmstart_key}"] = _timed(lambda c=config: _warmstart(c))
-            warm_started.add(run.warmstart_key)
-        report(f"GRPO {run.name}")
-        timings[f"grpo/{run.name}"] = _timed(lambda c=config: _train(c))
-        report(f"evaluate {run.name}")
-        eval_dir = run_dir / "eval" / run.name
-        timings[f"eval/{run.name}"] = _timed(
-            lambda r=run, c=config, d=eval_dir: _evaluate(profile, r, c, d, kb, stats)
-        )
-        eval_dirs.append(eval_dir)
-    report("report")
-    summary = demo_summary(profile, eval_dirs, timings)
-    paragraphs = plain_summary(summary)
+    _init_worker(profile.threads)
     started = time.perf_counter()
+    jobs, run_evals, warm_evals = demo_jobs(profile, run_dir, kb, stats)
+    timings = run_jobs(jobs, profile.workers, profile.threads, report)
+    report("report")
+    summary = demo_summary(profile, list(run_evals.values()), timings, warm_evals=warm_evals)
+    paragraphs = plain_summary(summary)
+    report_started = time.perf_counter()
     from beyondmode.report import build_report
 
+    eval_dirs = [*run_evals.values(), *dict.fromkeys(warm_evals.values())]
     files = build_report(eval_dirs, run_dir, summary=paragraphs)
-    timings["report"] = time.perf_counter() - started
+    timings["report"] = time.perf_counter() - report_started
     summary["timings_s"] = dict(timings)
     summary["total_s"] = sum(timings.values())
+    summary["wall_s"] = time.perf_counter() - started
+    summary["workers"] = profile.workers
     write_json_atomic(run_dir / "demo_summary.json", summary)
     return DemoResult(run_dir, summary, files.html, files.markdown, timings)
 
 
-def _timed(action: Callable[[], Any]) -> float:
+def _init_worker(threads: int) -> None:
+    """Each process: `threads` torch threads, no HF progress bars (the demo shows its own progress)."""
+    import torch
+    from transformers.utils import logging as transformers_logging
+
+    torch.set_num_threads(threads)
+    transformers_logging.disable_progress_bar()
+
+
+def _warmstart(config: Any, threads: int) -> float:
+    from beyondmode.train.warmstart import run_warmstart
+
     started = time.perf_counter()
-    action()
+    run_warmstart(config)
     return time.perf_counter() - started
 
 
-def _warmstart(config: Any) -> None:
-    from beyondmode.train.warmstart import run_warmstart
-
-    run_warmstart(config)
-
-
-def _train(config: Any) -> None:
+def _train(config: Any, threads: int) -> float:
     from beyondmode.train.grpo import train_grpo
 
+    started = time.perf_counter()
     result = train_grpo(config, quiet=True)
     # The report draws training curves from a trainer_state.json beside the evaluated model.
     write_json_atomic(result.final_dir / "trainer_state.json", {"log_history": result.log_history})
+    return time.perf_counter() - started
 
 
 def _evaluate(
-    profile: DemoProfile, run: DemoRun, config: Any, eval_dir: Path, kb: str | None, stats: str | None
-) -> None:
+    profile: DemoProfile, run: DemoRun, model_dir: Path, eval_dir: Path, kb: str | None, stats: str | None
+) -> float:
     from beyondmode.evaluate.backends.transformers_backend import TransformersBackend
     from beyondmode.evaluate.runner import run_evaluation
     from beyondmode.tasks.registry import get_task
 
-    model_dir = Path(config.output.dir) / "final"
+    started = time.perf_counter()
     backend = TransformersBackend.from_pretrained(model_dir, device="cpu", batch_size=profile.eval_batch)
-    task = get_task("ddx_sim", **task_options(profile, EVAL_SEED, profile.num_eval, kb, stats))
+    task = get_task("ddx_sim", **eval_task_options(profile, kb, stats))
     run_evaluation(task, backend, eval_settings(profile, run), eval_dir, model=str(model_dir))
+    return time.perf_counter() - started

@@ -7,7 +7,8 @@ warm start of its format (K, confidences) and seed, so runs that share a format 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,13 +19,15 @@ class DemoRun:
     seed: int = 0
     num_candidates: int = 3
     confidence_credit: str = "sequence"
+    oracle_assisted: bool = False
 
     @property
     def name(self) -> str:
-        """Run label, e.g. `multi_rlcr_token-k3-s0`; single-answer runs carry no K."""
+        """Run label, e.g. `multi_rlcr_token-k3-s0`; single-answer runs carry no K; an oracle-assisted
+        run (posterior warm start, expected rewards) ends in `-oracle`."""
         method = self.method + ("_token" if self.confidence_credit == "token" else "")
         k = f"-k{self.num_candidates}" if self.method.startswith("multi") else ""
-        return f"{method}{k}-s{self.seed}"
+        return f"{method}{k}-s{self.seed}" + ("-oracle" if self.oracle_assisted else "")
 
     @property
     def is_multi(self) -> bool:
@@ -38,7 +41,8 @@ class DemoRun:
     def warmstart_key(self) -> str:
         """Runs with the same key share one warm start: format (K, confidences) and seed."""
         k = self.num_candidates if self.is_multi else 1
-        return f"k{k}-{'conf' if self.with_confidence else 'noconf'}-s{self.seed}"
+        key = f"k{k}-{'conf' if self.with_confidence else 'noconf'}-s{self.seed}"
+        return key + ("-oracle" if self.oracle_assisted else "")
 
 
 def standard_runs(seeds: tuple[int, ...], replicate_seeds: tuple[int, ...] = ()) -> tuple[DemoRun, ...]:
@@ -60,14 +64,25 @@ class DemoProfile:
     num_train / num_eval: simulated cases for training and for the held-out evaluation (other seed).
     num_findings: revealed findings per case (1-3: the answer is genuinely uncertain).
     hidden_size, num_layers, num_heads, intermediate_size: the tiny Llama's size.
-    warmstart_steps, warmstart_batch, warmstart_lr: SFT warm start (oracle confidences + noise). Measured
-        here: lr 4e-4 with a 64-wide model did not learn the format in 200 steps; 2e-3, 128 wide, 400
-        steps of 32 did for every format (parse failures <= 3%) in 30-45 s each.
+    warmstart_steps, warmstart_batch, warmstart_lr: SFT warm start. Measured here: lr 4e-4 with a
+        64-wide model did not learn the format in 200 steps; 2e-3, 128 wide, 400 steps of 32 did for
+        every format (parse failures <= 3%) in 30-45 s each. Its answers come from the case's one
+        sampled label (what real data gives), except in oracle-assisted runs.
+    warmstart_confidence: how the multi formats' warm start picks K answers and confidences from
+        labels only: `uniform` (the label in slot 1, distinct random fillers, confidence 1/K: a
+        format-only start) or `self_consistency` (a single-answer base trained on the labels for
+        `warmstart_base_steps` steps, sampled `warmstart_samples` times per prompt; K distinct answers by
+        frequency, frequencies as confidences).
+    workers: processes that run warm starts, GRPO runs and evaluations side by side (one per core).
     grpo_steps, grpo_lr, prompts_per_step, num_generations, temperature, max_completion_length: GRPO,
         the same step budget for every method. lr 1e-3 briefly broke the format of the no-confidence
         formats (about 11% parse failures), 2e-3 broke it; 5e-4 kept it.
-    reward_mode: `expected` (noise-free rewards from the simulator's exact posterior, same optimum) or
-        `label` (one sampled diagnosis per case, as with real data).
+    reward_mode: `label` (one sampled diagnosis per case, as with real data) or `expected` (noise-free
+        rewards from the simulator's exact posterior, same optimum: oracle-assisted). Oracle-assisted
+        runs (`DemoRun.oracle_assisted`) always use `expected` and a posterior warm start.
+    method_weights: `RewardSpec` overrides per method (`{"multi_rlcr": {"unique_gate": false}}`).
+    prompting_baseline: also evaluate the RLVR model prompted for K answers (`prompt_multi`); off by
+        default: a model trained only on single answers never saw the multi-answer format.
     token_beta: KL anchor of the per-token-credit run (DESIGN section 8: 0.1).
     max_answers, recall_ks, eval_batch: evaluation (answers per example: k up to 30 in the paper).
     threads: torch threads (one is fastest for models this small on a shared laptop CPU).
@@ -86,9 +101,12 @@ class DemoProfile:
     warmstart_batch: int = 32
     warmstart_lr: float = 2.0e-3
     warmstart_noise: float = 0.05
+    warmstart_confidence: str = "self_consistency"
+    warmstart_base_steps: int = 400
+    warmstart_samples: int = 10
     grpo_steps: int = 72
     grpo_lr: float = 5.0e-4
-    reward_mode: str = "expected"
+    reward_mode: str = "label"
     prompts_per_step: int = 8
     num_generations: int = 8
     temperature: float = 0.7
@@ -98,6 +116,9 @@ class DemoProfile:
     recall_ks: tuple[int, ...] = (1, 3, 5, 10, 30)
     eval_batch: int = 256
     threads: int = 1
+    workers: int = 2
+    prompting_baseline: bool = False
+    method_weights: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 PROFILES: dict[str, DemoProfile] = {
@@ -110,6 +131,8 @@ PROFILES: dict[str, DemoProfile] = {
         num_heads=2,
         intermediate_size=64,
         warmstart_steps=40,
+        warmstart_base_steps=40,
+        warmstart_samples=4,
         warmstart_batch=16,
         grpo_steps=3,
         prompts_per_step=4,

@@ -9,14 +9,25 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from beyondmode.demo.profiles import DemoProfile
+from beyondmode.demo.rl_gain import rl_gain_rows
 
 ORACLE = "oracle"
-HEADLINE = ("recall@1", "recall@3", "top1", "ece", "auroc", "set_brier", "oracle_gap", "format_rate")
+HEADLINE = (
+    "expected_recall@3",
+    "recall@1",
+    "recall@3",
+    "top1",
+    "ece",
+    "auroc",
+    "set_brier",
+    "oracle_gap",
+    "format_rate",
+)
 
 TARGETS = {
     "recall@3 >= 90% of the oracle's": ("recall@3", "ratio_min", 0.9),
@@ -39,12 +50,18 @@ def _load(eval_dir: Path) -> dict[str, Any]:
 
 
 def demo_summary(
-    profile: DemoProfile, eval_dirs: Sequence[Path], timings: dict[str, float]
+    profile: DemoProfile,
+    eval_dirs: Sequence[Path],
+    timings: dict[str, float],
+    *,
+    warm_evals: Mapping[str, Path] | None = None,
 ) -> dict[str, Any]:
-    """Headline metrics per run and method, the oracle, seed spreads, cost ratio and targets."""
+    """Headline metrics per run and method (warm starts included, as `warmstart-<format>/<method>`), the
+    oracle, seed spreads, cost ratio, targets, and `rl_gain`: each run against its warm start."""
     rows: dict[str, dict[str, Any]] = {}
     oracle: dict[str, Any] | None = None
-    for eval_dir in eval_dirs:
+    warm_evals = dict(warm_evals or {})
+    for eval_dir in [*eval_dirs, *dict.fromkeys(warm_evals.values())]:
         summary = _load(eval_dir)
         for method, block in summary["methods"].items():
             if method == ORACLE:
@@ -57,12 +74,20 @@ def demo_summary(
         tokens = row.get("tokens_per_example")
         row["tokens_ratio"] = tokens / reference_tokens if tokens and reference_tokens else None
     oracle_row = _headline(oracle, profile) if oracle else None
+    by_name = {run.name: run for run in profile.runs}
+    gains = [
+        row
+        for eval_dir in eval_dirs
+        if eval_dir.name in warm_evals
+        for row in rl_gain_rows(profile, by_name[eval_dir.name], warm_evals[eval_dir.name], eval_dir)
+    ]
     return {
         "profile": profile.name,
         "num_eval": profile.num_eval,
         "max_answers": profile.max_answers,
         "runs": rows,
         "oracle": oracle_row,
+        "rl_gain": gains,
         "spread": _spread(rows),
         "targets": _targets(rows, oracle_row),
     }

@@ -157,6 +157,7 @@ def run_evaluation(
         "beyondmode_version": __version__,
         "model": model,
         "task": task.name,
+        "grader": reference[0].grader if reference else None,
         "backend": getattr(backend, "name", type(backend).__name__),
         "num_examples": len(reference),
         "settings": asdict(settings),

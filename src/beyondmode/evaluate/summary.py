@@ -49,6 +49,38 @@ def answer_keys(generations: Sequence[ScoredGeneration], n: int, strict: bool) -
     return keys
 
 
+def expected_recall_per_example(per_example: Sequence[Sequence[ScoredGeneration]], k: int) -> np.ndarray:
+    """Posterior mass of the distinct answers among the first k answers of each example (strict: a
+    malformed generation's answers count as misses); NaN for an example without true probabilities.
+
+    For one gold answer this is the probability that the truth is among them: coverage@k without the
+    noise of one sampled label.
+
+    >>> g = ScoredGeneration(0, ("flu", "cold", "flu"), (0.5, 0.3, 0.1), (1.0, 0.0, 0.0), (0, None, None),
+    ...     ("flu", "cold", "flu"), (1, 2, 3), (0.6, 0.3, 0.6), True, (), 10, 0.1, 3)
+    >>> float(expected_recall_per_example([[g]], 3)[0])
+    0.9
+    """
+    values = []
+    for generations in per_example:
+        mass: dict[str, float] = {}
+        position = 0
+        missing = False
+        for g in generations:
+            for i in range(g.num_candidates):
+                if position >= k:
+                    break
+                position += 1
+                if not g.format_ok or i >= len(g.keys) or not g.keys[i]:
+                    continue
+                if g.true_probabilities is None:
+                    missing = True
+                    continue
+                mass.setdefault(g.keys[i], g.true_probabilities[i])
+        values.append(math.nan if missing else min(1.0, sum(mass.values())))
+    return np.array(values, dtype=float)
+
+
 def _stat(values: np.ndarray, resamples: int, seed: int) -> dict[str, float] | None:
     if values.size == 0:
         return None
@@ -86,6 +118,9 @@ def summarize_method(
     for k in recall_ks:
         stat[f"recall@{k}"] = _stat(m.recall_at_k_per_example(strict, k), resamples, seed)
         stat[f"coverage@{k}"] = _stat(m.coverage_at_k_per_example(strict, k), resamples, seed)
+        expected = expected_recall_per_example(per_example, k)
+        if expected.size and not np.isnan(expected).any():
+            stat[f"expected_recall@{k}"] = _stat(expected, resamples, seed)
         if iid:
             stat[f"pass@{k}"] = _stat(_pass_at_k(per_example, k), resamples, seed)
     stat["top1"] = _stat(m.top1_per_example(strict), resamples, seed)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import ClassVar
 
@@ -39,6 +40,7 @@ logger = logging.getLogger(__name__)
 GOLD_MODES = ("truth", "differential")
 PROMPT_STYLES = ("full", "compact")
 _CHUNK = 1024
+_MAX_DRAWS_PER_EXAMPLE = 50
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,9 @@ class DdxSimTask:
     possible diagnoses in the system prompt), `prompt_style` ("full": English instructions and findings;
     "compact": a one-line system prompt naming K and whether confidences are asked for, and the finding
     codes, for tiny models that learn the format from the warm start and pay for every prompt token).
-    The first n examples are the same whatever `num_examples`.
+    The first n examples are the same whatever `num_examples`. `exclude_seed` / `exclude_examples`:
+    skip every case whose revealed findings (hence prompt) equal those of one of the first
+    `exclude_examples` cases of seed `exclude_seed` (held-out cases disjoint from the training prompts).
     """
 
     num_examples: int = 1000
@@ -65,6 +69,8 @@ class DdxSimTask:
     ddxplus_codes: str = "en"
     list_pathologies: bool = True
     prompt_style: str = "full"
+    exclude_seed: int | None = None
+    exclude_examples: int = 0
 
     name: ClassVar[str] = "ddx_sim"
     grader: ClassVar[str] = "exact_match"
@@ -111,15 +117,37 @@ class DdxSimTask:
             system = compact_instructions(answer_format)
         else:
             system = answer_format.instructions(self.task_sentence)
-        rng = np.random.default_rng(self.seed)
+        excluded: set[tuple[int, ...]] = set()
+        if self.exclude_seed is not None:
+            cases = self._cases(simulator, self.exclude_seed)
+            excluded = {revealed for _, _, revealed in islice(cases, self.exclude_examples)}
+        limit = _MAX_DRAWS_PER_EXAMPLE * self.num_examples + _CHUNK
+        count = 0
+        for index, truth, revealed in self._cases(simulator, self.seed):
+            if count == self.num_examples:
+                return
+            if index >= limit:
+                raise ValueError(
+                    f"ddx_sim: only {count} of num_examples={self.num_examples} cases have prompts outside "
+                    f"the {self.exclude_examples} excluded cases of seed {self.exclude_seed} after {index} "
+                    "draws: lower num_examples or exclude_examples, or reveal more findings (num_findings)"
+                )
+            if revealed in excluded:
+                continue
+            count += 1
+            yield self._example(simulator, system, index, truth, revealed)
+
+    def _cases(self, simulator: Simulator, seed: int) -> Iterator[tuple[int, int, tuple[int, ...]]]:
+        """(index, true pathology, revealed findings) of every case of `seed`, in order, without end."""
+        rng = np.random.default_rng(seed)
         policy = self.policy
-        for start in range(0, self.num_examples, _CHUNK):
-            count = min(_CHUNK, self.num_examples - start)
+        index = 0
+        while True:
             pathologies = simulator.sample_pathologies(rng, _CHUNK)  # full chunks: prefix-stable
             shown = simulator.reveal_batch(rng, simulator.sample_findings(rng, pathologies), policy)
-            for offset in range(count):
-                revealed = tuple(int(a) for a in np.flatnonzero(shown[offset]))
-                yield self._example(simulator, system, start + offset, int(pathologies[offset]), revealed)
+            for offset in range(_CHUNK):
+                yield index, int(pathologies[offset]), tuple(int(a) for a in np.flatnonzero(shown[offset]))
+                index += 1
 
     def _user_message(self, metadata: dict) -> str:
         if self.prompt_style == "compact":

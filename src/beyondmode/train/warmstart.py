@@ -63,7 +63,14 @@ def sft_pairs(
         (
             example_row(example, tokenizer)["prompt"],
             warmstart_completion(
-                example, fmt, rng, confidence, warm.constant_confidence, warm.oracle_noise, pool
+                example,
+                fmt,
+                rng,
+                confidence,
+                warm.constant_confidence,
+                warm.oracle_noise,
+                pool,
+                use_posterior=warm.answers == "posterior",
             ),
         )
         for example in examples
@@ -71,7 +78,12 @@ def sft_pairs(
 
 
 def answer_pool(examples: Sequence[Example]) -> list[str]:
-    return list(dict.fromkeys(answer for example in examples for answer in base_distribution(example)))
+    """Every answer the examples name (gold answers and, where known, posterior keys): the fillers."""
+    return list(
+        dict.fromkeys(
+            answer for example in examples for answer in base_distribution(example, use_posterior=True)
+        )
+    )
 
 
 def build_model(

@@ -1,8 +1,9 @@
 """Warm-start SFT targets: completions in the method's format whose answers come from a base distribution.
 
-Answers are drawn from the example's posterior (for K > 1: K answers WITHOUT replacement, so the base
-already writes distinct candidates); without a posterior, from the gold answers (uniformly), padded from
-an answer pool. Confidences:
+Answers are drawn from the example's gold answers (uniformly: for ddx_sim with `gold=truth`, the one
+sampled label of the case, which is all that real data gives), padded with distinct answers from an
+answer pool. With `use_posterior` (oracle-assisted: only a simulator knows it) they are drawn from the
+exact posterior instead (for K > 1: K answers WITHOUT replacement). Confidences:
 
 - `uniform`: 1/K for every slot (no information); `constant`: one fixed value.
 - `oracle`: the posterior probability of each answer plus Gaussian noise (clipped to [0, 1]); slots are
@@ -40,9 +41,10 @@ def think_text(example: Example) -> str:
     return DEFAULT_THINK
 
 
-def base_distribution(example: Example) -> dict[str, float]:
-    """The distribution answers are drawn from: the posterior, else uniform over the gold answers."""
-    if example.posterior:
+def base_distribution(example: Example, use_posterior: bool = False) -> dict[str, float]:
+    """The distribution answers are drawn from: uniform over the gold answers, or (`use_posterior`,
+    oracle-assisted) the exact posterior where the example has one."""
+    if use_posterior and example.posterior:
         return {answer: p for answer, p in example.posterior.items() if p > 0}
     names = example.gold_names
     return {name: 1.0 / len(names) for name in names}
@@ -73,12 +75,18 @@ def warmstart_completion(
     constant: float = 0.5,
     noise: float = 0.05,
     pool: Sequence[str] = (),
+    use_posterior: bool = False,
 ) -> str:
     """One SFT target for `example` (see the module docstring for the confidence modes)."""
     if confidence not in CONFIDENCE_MODES:
         raise ValueError(f"confidence {confidence!r}: choose one of {CONFIDENCE_MODES}")
+    if confidence == "oracle" and not (use_posterior and example.posterior):
+        raise ValueError(
+            "warmstart.confidence=oracle needs the exact posterior: set warmstart.answers=posterior "
+            "(oracle-assisted) on a task that has one (ddx_sim)"
+        )
     k = answer_format.num_candidates
-    distribution = base_distribution(example)
+    distribution = base_distribution(example, use_posterior)
     answers = _pad(draw_without_replacement(distribution, k, rng), k, pool, rng)
     if not answer_format.with_confidence:
         return answer_format.render(answers, think=think_text(example))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -20,8 +21,8 @@ PNG = b"\x89PNG\r\n\x1a\n"
 def quick_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("demo")
     profile = get_profile("quick")
-    first = run_demo(profile, root, run_name="first")
-    second = run_demo(profile, root, run_name="second")
+    first = run_demo(profile, root, run_name="first")  # two worker processes
+    second = run_demo(replace(profile, workers=1), root, run_name="second")  # in-process
     return first.run_dir, second.run_dir
 
 
@@ -35,6 +36,7 @@ def test_quick_profile_writes_the_report_and_a_complete_summary(quick_runs: tupl
     summary = json.loads((run_dir / "demo_summary.json").read_text())
     runs = get_profile("quick").runs
     expected = {f"{run.name}/{m}" for run in runs for m in _methods(run)}
+    expected |= {f"warmstart-{run.warmstart_key}/{m}" for run in runs for m in _methods(run)}
     assert set(summary["runs"]) == expected
     assert summary["oracle"]["recall@3"] > 0
     for name in ("multi_rlcr-k3-s0/multi_answer", "multi_rlcr_token-k3-s0/multi_answer"):
@@ -42,14 +44,50 @@ def test_quick_profile_writes_the_report_and_a_complete_summary(quick_runs: tupl
     assert summary["total_s"] > 0 and all(t > 0 for t in summary["timings_s"].values())
     html = (run_dir / "report.html").read_text()
     assert "Summary" in html and "held-out simulated patients" in html
+    assert "What RL added" in html and "warm start" in html
     for run in runs:
         assert (run_dir / "eval" / run.name / "summary.json").is_file()
+        assert (run_dir / "eval" / f"warmstart-{run.warmstart_key}" / "summary.json").is_file()
         assert (run_dir / "train" / run.name / "final" / "config.json").is_file()
 
 
+def test_rl_gain_rows_are_complete_and_paired_with_the_warm_start(quick_runs: tuple[Path, Path]) -> None:
+    summary = json.loads((quick_runs[0] / "demo_summary.json").read_text())
+    rows = summary["rl_gain"]
+    keys = {"run", "task", "metric", "warm_start", "after_rl", "delta", "ci_low", "ci_high", "oracle"}
+    for run in get_profile("quick").runs:
+        metrics = {row["metric"]: row for row in rows if row["run"] == run.name}
+        required = {"expected_recall@3", "recall@3", "distinct@6", "top1"}
+        required |= {"auroc"} if run.with_confidence else set()
+        assert required <= set(metrics), run.name
+        for metric, row in metrics.items():
+            assert keys <= set(row) and row["task"] == "ddx_sim"
+            if row["warm_start"] is None or row["after_rl"] is None:
+                continue
+            assert row["delta"] == pytest.approx(row["after_rl"] - row["warm_start"], abs=1e-9), metric
+            assert row["ci_low"] <= row["delta"] + 1e-9 and row["delta"] <= row["ci_high"] + 1e-9, metric
+        assert metrics["expected_recall@3"]["oracle"] >= metrics["expected_recall@3"]["after_rl"]
+        assert metrics["distinct@6"]["oracle"] is None
+
+
+def test_held_out_prompts_are_disjoint_from_training_prompts(quick_runs: tuple[Path, Path]) -> None:
+    from beyondmode.demo.pipeline import eval_task_options, task_options
+    from beyondmode.formats import AnswerFormat
+    from beyondmode.tasks.registry import get_task
+
+    profile = get_profile("quick")
+    fmt = AnswerFormat(num_candidates=3)
+    train = get_task("ddx_sim", **task_options(profile, 0, profile.num_train, None, None))
+    held_out = get_task("ddx_sim", **eval_task_options(profile, None, None))
+    train_prompts = {json.dumps(e.prompt) for e in train.examples(fmt)}
+    held = list(held_out.examples(fmt))
+    assert len(held) == profile.num_eval and not {json.dumps(e.prompt) for e in held} & train_prompts
+
+
 def test_same_seed_same_numbers(quick_runs: tuple[Path, Path]) -> None:
+    """Two worker processes or one: the same numbers (every job seeds itself)."""
     first, second = (json.loads((d / "demo_summary.json").read_text()) for d in quick_runs)
-    for key in ("oracle", "targets", "spread"):
+    for key in ("oracle", "targets", "spread", "rl_gain"):
         assert first[key] == second[key], key
     assert _without_wall_clock(first["runs"]) == _without_wall_clock(second["runs"])
     rows = [(d / "eval" / "multi_rlcr-k3-s0" / "rows.jsonl").read_text().splitlines() for d in quick_runs]
@@ -64,4 +102,4 @@ def _without_wall_clock(runs: dict) -> dict:
 def _methods(run: DemoRun) -> tuple[str, ...]:
     if run.is_multi:
         return ("multi_answer",)
-    return ("best_of_k", "greedy", "prompt_multi") if run.method == "rlvr" else ("best_of_k", "greedy")
+    return ("best_of_k", "greedy")

@@ -258,7 +258,7 @@ def run_demo(
     from beyondmode.report import build_report
 
     eval_dirs = [*run_evals.values(), *dict.fromkeys(warm_evals.values())]
-    files = build_report(eval_dirs, run_dir, summary=paragraphs)
+    files = build_report(eval_dirs, run_dir, summary=paragraphs, rl_gain=summary["rl_gain"])
     timings["report"] = time.perf_counter() - report_started
     summary["timings_s"] = dict(timings)
     summary["total_s"] = sum(timings.values())

@@ -178,12 +178,54 @@ def plain_summary(summary: dict[str, Any]) -> list[str]:
             + ". A low ECE with one confidence value and AUROC 0.5 means calibrated on average but no "
             "resolution."
         )
+    paragraphs += _gain_sentences(summary.get("rl_gain", []), top)
     if multi and multi.get("tokens_ratio") is not None:
         paragraphs.append(
             f"Cost: Multi-RLCR spends {_fmt(multi['tokens_ratio'])}x the generated tokens of RLVR best-of-k "
             f"for the same number of answers."
         )
     return paragraphs
+
+
+def _gain_sentences(gains: Sequence[dict[str, Any]], top: int) -> list[str]:
+    """What RL added to each run over its own warm start, with the paired interval and its cost."""
+    by_run: dict[str, dict[str, dict[str, Any]]] = {}
+    for row in gains:
+        by_run.setdefault(row["run"], {})[row["metric"]] = row
+    parts = []
+    for run, rows in by_run.items():
+        pieces = []
+        for metric, label in (
+            ("expected_recall@3", "expected coverage@3"),
+            (f"distinct@{top}", f"distinct@{top}"),
+        ):
+            row = rows.get(metric)
+            if row and row["delta"] is not None:
+                verdict = _verdict(row)
+                pieces.append(
+                    f"{label} {_fmt(row['warm_start'])} -> {_fmt(row['after_rl'])} "
+                    f"({row['delta']:+.3f} [{_fmt(row['ci_low'], 3)}, {_fmt(row['ci_high'], 3)}], {verdict})"
+                )
+        tokens = rows.get("tokens_per_example")
+        if tokens and tokens["delta"] is not None:
+            pieces.append(f"tokens per example {tokens['warm_start']:.0f} -> {tokens['after_rl']:.0f}")
+        if pieces:
+            parts.append(f"{run}: " + ", ".join(pieces))
+    if not parts:
+        return []
+    return [
+        "What RL added over each run's own warm start (same held-out cases, paired 95% intervals): "
+        + "; ".join(parts)
+        + "."
+    ]
+
+
+def _verdict(row: dict[str, Any]) -> str:
+    if row["ci_low"] is not None and row["ci_low"] > 0:
+        return "up"
+    if row["ci_high"] is not None and row["ci_high"] < 0:
+        return "down"
+    return "no clear change"
 
 
 def _first(runs: dict[str, dict[str, Any]], prefix: str, suffix: str) -> dict[str, Any] | None:

@@ -157,4 +157,6 @@ def task_words(examples: Iterable[Example], formats: Iterable[AnswerFormat]) -> 
             add(answer)
         for finding in example.metadata.get("findings", ()):
             add(str(finding))
+        for text in example.metadata.get("finding_texts", ()):
+            add(str(text).lower() + " ;")
     return list(words)

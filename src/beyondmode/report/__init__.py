@@ -15,11 +15,12 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from beyondmode.atomic_write import write_text_atomic
 from beyondmode.report import plots
 from beyondmode.report.collect import RunData, load_runs
-from beyondmode.report.tables import report_tables
+from beyondmode.report.tables import report_tables, rl_gain_table
 from beyondmode.report.writers import html_page, markdown_page
 
 logger = logging.getLogger(__name__)
@@ -34,15 +35,21 @@ class ReportFiles:
     plots: tuple[Path, ...]
 
 
-def build_report(run_dirs: Sequence[str | Path], out_dir: Path, summary: Sequence[str] = ()) -> ReportFiles:
+def build_report(
+    run_dirs: Sequence[str | Path],
+    out_dir: Path,
+    summary: Sequence[str] = (),
+    rl_gain: Sequence[dict[str, Any]] = (),
+) -> ReportFiles:
     """Read the runs, draw the plots into `out_dir/plots`, write report.md and report.html; `summary`
-    paragraphs (plain language) open both pages."""
+    paragraphs (plain language) open both pages; `rl_gain` rows (`beyondmode.demo.rl_gain`) make the
+    first table."""
     if not run_dirs:
         raise ValueError("build_report needs at least one run directory")
     out_dir = Path(out_dir)
     runs = load_runs(run_dirs)
     figures = _draw(runs, out_dir / "plots")
-    tables = report_tables(runs)
+    tables = ([rl_gain_table(rl_gain)] if rl_gain else []) + report_tables(runs)
     markdown = out_dir / "report.md"
     page = out_dir / "report.html"
     write_text_atomic(markdown, markdown_page(runs, tables, figures, out_dir, summary))

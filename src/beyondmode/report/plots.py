@@ -13,6 +13,8 @@ from typing import Any
 from beyondmode.report.collect import RunData
 
 ORACLE = "oracle"
+WARM_START_PREFIX = "warmstart-"
+"""Evaluation folders of warm starts (the runs' starting points) are named `warmstart-<format>`."""
 DPI = 110
 
 
@@ -54,12 +56,16 @@ def recall_curve(runs: Sequence[RunData], path: Path) -> Path | None:
     fig, ax = plt.subplots(figsize=(7, 4.2))
     for label, method, block in series:
         curves = block["curves"]
-        oracle_style = {"color": "black", "linestyle": "--"}
-        style = oracle_style if method == ORACLE else {"marker": "o", "markersize": 3}
+        if method == ORACLE:
+            style: dict[str, Any] = {"color": "black", "linestyle": ":", "linewidth": 2}
+        elif label.startswith(WARM_START_PREFIX):
+            style = {"linestyle": "--", "linewidth": 1.2, "alpha": 0.8}
+        else:
+            style = {"marker": "o", "markersize": 3}
         ax.plot(curves["k"], curves["recall"], label=label, **style)
     ax.set_xlabel("k (answers: ceil(k/K) generations for multi-answer, k samples for best-of-k)")
     ax.set_ylabel("recall@k (distinct gold answers found)")
-    ax.set_title("Recall@k")
+    ax.set_title("Recall@k (dashed: warm start, solid: after RL, dotted: oracle)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return _save(fig, path)

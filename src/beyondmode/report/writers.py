@@ -58,7 +58,7 @@ def markdown_page(
             lines += ["", f"_{table.note}_"]
     lines += [
         "",
-        "Values: mean ± half-width of the bootstrap 95% interval (exact bounds in each summary.json).",
+        "Values: mean [low, high] of the bootstrap 95% interval.",
     ]
     lines += ["", "## Plots", ""]
     for caption, path in plots:
@@ -100,7 +100,7 @@ def html_page(
         parts.append("</tbody></table></div>")
         if table.note:
             parts.append(f"<p class='note'>{e(table.note)}</p>")
-    parts.append("<p class='note'>Values: mean ± half-width of the bootstrap 95% interval.</p>")
+    parts.append("<p class='note'>Values: mean [low, high] of the bootstrap 95% interval.</p>")
     parts.append("<h2>Plots</h2>")
     for caption, path in plots:
         data = base64.b64encode(path.read_bytes()).decode("ascii")

@@ -11,7 +11,9 @@ exact posterior instead (for K > 1: K answers WITHOUT replacement). Confidences:
 - `self_consistency` (label-free): the frequencies of the answers among N samples of the base model;
   see `frequency_completion`.
 
-The think block restates the findings (`metadata["findings"]`) or is `DEFAULT_THINK`.
+The think block reads the case back in words (`metadata["finding_texts"]`, lowercased, `;`-separated),
+else restates the finding codes (`metadata["findings"]`), else is `DEFAULT_THINK`. A single-answer
+sample writes it again every time; one K-candidate generation writes it once (the cost comparison).
 
 >>> import random
 >>> from beyondmode.formats import AnswerFormat
@@ -35,6 +37,14 @@ CONFIDENCE_MODES = ("uniform", "constant", "oracle")
 
 
 def think_text(example: Example) -> str:
+    """The warm start's `<think>` text for `example`.
+
+    >>> think_text(Example("e", (), (("flu",),), metadata={"finding_texts": ["Fever", "Dry cough"]}))
+    'fever ; dry cough'
+    """
+    texts = example.metadata.get("finding_texts")
+    if texts:
+        return " ; ".join(str(text).lower() for text in texts)
     findings = example.metadata.get("findings")
     if findings:
         return " ".join(str(finding) for finding in findings)

@@ -1,0 +1,122 @@
+"""The demo's recipe ablation: each lever's RL gain over the same warm start, with its paired interval.
+
+Every lever is a set of `DemoProfile` overrides for the GRPO stage; levers that leave the warm-start
+fields alone share one warm start (trained once per run format). Each lever's model is evaluated on the
+demo's held-out cases and compared with its warm start, paired over cases (`beyondmode.demo.rl_gain`).
+Prints one line per lever and run: noise-free coverage in 3 answers (expected_recall@3) before -> after
+[95% interval], recall@3, distinct@30, AUROC where there are confidences, and the GRPO seconds.
+
+    python bench/bench_demo_ablation.py --levers demo long g16 --runs multi_rlvr multi_rlcr_token
+    python bench/bench_demo_ablation.py --levers demo --set warmstart_confidence=uniform
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from beyondmode.atomic_write import write_json_atomic
+from beyondmode.demo.pipeline import Job, _evaluate, _train, _warmstart, run_config, run_jobs
+from beyondmode.demo.profiles import DemoRun, get_profile
+from beyondmode.demo.rl_gain import rl_gain_rows
+
+NO_GATES = {"gate_uniqueness": False, "gate_sum_le_1": False}
+LEVERS: dict[str, dict[str, Any]] = {
+    "demo": {},
+    "long": {"grpo_steps": 288},
+    "g16": {"grpo_steps": 288, "num_generations": 16, "grpo_lr": 1.0e-3},
+    "g32": {"grpo_steps": 288, "num_generations": 32, "prompts_per_step": 4, "grpo_lr": 1.0e-3},
+    "lr1e-3": {"grpo_steps": 288, "grpo_lr": 1.0e-3},
+    "prompts16": {"grpo_steps": 288, "prompts_per_step": 16, "grpo_lr": 1.0e-3},
+    "no_gates": {
+        "grpo_steps": 288,
+        "grpo_lr": 1.0e-3,
+        "method_weights": {"multi_rlvr": NO_GATES, "multi_rlcr": NO_GATES},
+    },
+    "t1": {"grpo_steps": 288, "grpo_lr": 1.0e-3, "temperature": 1.0},
+}
+RUNS = {
+    "rlvr": DemoRun("rlvr"),
+    "rlcr": DemoRun("rlcr"),
+    "multi_rlvr": DemoRun("multi_rlvr"),
+    "multi_rlcr": DemoRun("multi_rlcr"),
+    "multi_rlcr_token": DemoRun("multi_rlcr", confidence_credit="token"),
+}
+METRICS = ("expected_recall@3", "recall@3", "distinct@30", "auroc")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--levers", nargs="+", default=["demo", "long"], choices=sorted(LEVERS))
+    parser.add_argument("--runs", nargs="+", default=["multi_rlvr"], choices=sorted(RUNS))
+    parser.add_argument("--set", nargs="*", default=[], help="profile overrides for every lever: FIELD=VALUE")
+    parser.add_argument("--out", type=Path, default=None, help="where the runs go (default: a temp folder)")
+    args = parser.parse_args()
+    base = get_profile("default", **dict(_override(item) for item in args.set))
+    out = args.out or Path(tempfile.mkdtemp(prefix="bench_ablation_"))
+    runs = [RUNS[name] for name in args.runs]
+    jobs: list[Job] = []
+    plan = []
+    for run in runs:
+        warm_config = run_config(base, run, out, None, None)
+        key = run.warmstart_key
+        warm_eval = out / "eval" / f"warmstart-{key}"
+        jobs.append(Job(f"warmstart/{key}", _warmstart, (warm_config, base.threads)))
+        model = Path(warm_config.warmstart.output_dir)
+        jobs.append(
+            Job(
+                f"eval/warmstart-{key}",
+                _evaluate,
+                (base, run, model, warm_eval, None, None),
+                (f"warmstart/{key}",),
+            )
+        )
+        for lever in args.levers:
+            profile = replace(base, **LEVERS[lever])
+            config = run_config(profile, run, out, None, None)
+            name = f"{run.name}-{lever}"
+            config = replace(config, output=replace(config.output, dir=str(out / "train" / name)))
+            eval_dir = out / "eval" / name
+            jobs.append(Job(f"grpo/{name}", _train, (config, base.threads), (f"warmstart/{key}",)))
+            final = Path(config.output.dir) / "final"
+            jobs.append(
+                Job(f"eval/{name}", _evaluate, (base, run, final, eval_dir, None, None), (f"grpo/{name}",))
+            )
+            plan.append((lever, run, profile, warm_eval, eval_dir, name))
+    timings = run_jobs(
+        jobs, base.workers, base.threads, lambda text: print(f"bench_ablation: start {text}", flush=True)
+    )
+    results = []
+    for lever, run, profile, warm_eval, eval_dir, name in plan:
+        rows = {row["metric"]: row for row in rl_gain_rows(profile, run, warm_eval, eval_dir)}
+        results.append({"lever": lever, "run": run.name, "grpo_s": timings[f"grpo/{name}"], "rows": rows})
+        parts = [f"{lever:10s} {run.name:22s}"]
+        for metric in METRICS:
+            row = rows.get(metric)
+            if row:
+                parts.append(
+                    f"{metric} {row['warm_start']:.3f} -> {row['after_rl']:.3f} "
+                    f"({row['delta']:+.3f} [{row['ci_low']:+.3f}, {row['ci_high']:+.3f}])"
+                )
+        parts.append(f"grpo {timings[f'grpo/{name}']:.0f} s")
+        print("bench_ablation: " + " | ".join(parts), flush=True)
+    write_json_atomic(out / "ablation.json", {"set": args.set, "results": results, "timings_s": timings})
+    print(f"bench_ablation: results in {out / 'ablation.json'}")
+
+
+def _override(item: str) -> tuple[str, Any]:
+    field, _, value = item.partition("=")
+    try:
+        return field, ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return field, value
+
+
+if __name__ == "__main__":
+    main()

@@ -13,6 +13,7 @@ import logging
 import sys
 
 from beyondmode import __version__
+from beyondmode.config import ConfigError
 from beyondmode.log_setup import configure_logging
 from beyondmode.tasks.rows import RowError
 
@@ -44,6 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(f"beyondmode.commands.{name}").register(subparsers)
+    for command in subparsers.choices.values():
+        command.add_argument(
+            "-v", "--verbose", action="count", default=argparse.SUPPRESS, help="debug logging, tracebacks"
+        )
     return parser
 
 
@@ -59,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except (FileNotFoundError, IsADirectoryError, RowError) as error:
+    except (FileNotFoundError, IsADirectoryError, RowError, ConfigError) as error:
         if args.verbose:
             raise
         print(f"beyondmode {args.command}: error: {error}", file=sys.stderr)

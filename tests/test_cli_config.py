@@ -1,9 +1,11 @@
 """Config polish on the command line: eval configs point where training writes, missing model folders are
-named, `--resume` keeps the stored config, config errors name their key without a traceback."""
+named, `--resume` keeps the stored config, config errors name their key without a traceback, and every
+command sets torch's thread count."""
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import typing
 from pathlib import Path
 from typing import Any
@@ -246,3 +248,79 @@ def test_config_value_reads_dotted_keys() -> None:
     assert config_value(config, "trl.max_steps") == 7
     assert config_value(config, "method.weights") == {"brier_weight": 1.0}
     assert config_value(config, "trl.absent") is None
+
+
+# --- thread count ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def torch_threads(monkeypatch: pytest.MonkeyPatch):
+    torch = pytest.importorskip("torch")
+    before = torch.get_num_threads()
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        monkeypatch.setenv(name, "0")  # restored by monkeypatch after the test
+        monkeypatch.delenv(name)
+    yield torch
+    torch.set_num_threads(before)
+
+
+def _score_file(tmp_path: Path) -> Path:
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text('{"completion": "<answer> a </answer>", "gold": ["a"]}\n')
+    return rows
+
+
+def test_every_command_sets_one_thread_by_default(tmp_path: Path, torch_threads) -> None:
+    torch_threads.set_num_threads(2)
+    assert main(["score", str(_score_file(tmp_path)), "--method", "rlvr"]) == 0
+    assert torch_threads.get_num_threads() == 1 and os.environ["OMP_NUM_THREADS"] == "1"
+
+
+def test_threads_flag_and_environment(tmp_path: Path, torch_threads, monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = _score_file(tmp_path)
+    assert main(["score", str(rows), "--method", "rlvr", "--threads", "2"]) == 0
+    assert torch_threads.get_num_threads() == 2 and os.environ["OMP_NUM_THREADS"] == "2"
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert main(["score", str(rows), "--method", "rlvr"]) == 0
+    assert torch_threads.get_num_threads() == 3
+
+
+def test_config_threads_key_unless_the_flag_is_given(
+    tmp_path: Path, torch_threads, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "train.yaml"
+    config.write_text(
+        "threads: 2\ntask: {name: 'toy_task:ToyTask', options: {num_examples: 4}}\ntrl: {num_generations: 4}\n"
+    )
+    import sys
+
+    sys.path.insert(0, str(ROOT / "tests" / "train"))
+    try:
+        assert main(["train", str(config), "--dry-run"]) == 0
+        assert torch_threads.get_num_threads() == 2
+        assert main(["train", str(config), "--dry-run", "--threads", "1"]) == 0
+        assert torch_threads.get_num_threads() == 1
+    finally:
+        sys.path.remove(str(ROOT / "tests" / "train"))
+    capsys.readouterr()
+
+
+def test_torch_imported_after_the_command_starts_gets_the_count(tmp_path: Path) -> None:
+    """Commands import torch inside their handler: the environment set at start-up must reach it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from beyondmode.cli import main\n"
+        f"assert main(['score', {str(_score_file(tmp_path))!r}, '--method', 'rlvr'] + sys.argv[1:]) == 0\n"
+        "assert 'torch' not in sys.modules\n"
+        "import torch\n"
+        "print(torch.get_num_threads())\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+    for extra, expected in (([], "1"), (["--threads", "2"], "2")):
+        result = subprocess.run(
+            [sys.executable, "-c", code, *extra], capture_output=True, text=True, env=env, check=True
+        )
+        assert result.stdout.strip().splitlines()[-1] == expected

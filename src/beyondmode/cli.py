@@ -16,6 +16,7 @@ from beyondmode import __version__
 from beyondmode.config import ConfigError
 from beyondmode.log_setup import configure_logging
 from beyondmode.tasks.rows import RowError
+from beyondmode.thread_count import apply_thread_count, resolve_thread_count
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +48,14 @@ def build_parser() -> argparse.ArgumentParser:
         importlib.import_module(f"beyondmode.commands.{name}").register(subparsers)
     for command in subparsers.choices.values():
         command.add_argument(
+            "--threads",
+            type=int,
+            default=None,
+            metavar="N",
+            help="torch CPU threads for this process (default: the config's threads key, else "
+            "OMP_NUM_THREADS, else 1)",
+        )
+        command.add_argument(
             "-v", "--verbose", action="count", default=argparse.SUPPRESS, help="debug logging, tracebacks"
         )
     return parser
@@ -60,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     configure_logging(args.verbose)
     try:
+        apply_thread_count(resolve_thread_count(args.threads))
         return int(args.handler(args) or 0)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

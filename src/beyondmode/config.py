@@ -13,6 +13,7 @@ validates its own arguments (see `beyondmode.train.grpo.trl_arguments`).
     warmstart: {confidence: self_consistency, steps: 500, batch_size: 256, learning_rate: 4.0e-4, ...}
     output:    {dir: runs/x, save_steps: 100}
     seed:      0
+    threads:   null        # torch CPU threads per process (null: --threads, else OMP_NUM_THREADS, else 1)
     trl:       {num_generations: 8, temperature: 0.7, ...}
 
 >>> cfg = load_config(None, ["method.method=rlvr", "trl.num_generations=4"])
@@ -131,6 +132,7 @@ class RunConfig:
     warmstart: WarmstartConfig = field(default_factory=WarmstartConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     seed: int = 0
+    threads: int | None = None
     trl: dict[str, Any] = field(default_factory=dict)
 
 

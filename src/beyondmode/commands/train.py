@@ -37,11 +37,13 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from beyondmode.config import check_model_reference, load_config, resume_config
+    from beyondmode.thread_count import apply_config_threads
 
     config = load_config(args.config, args.overrides)
     stored = Path(config.output.dir) / "config.yaml"
     if args.resume and stored.is_file():
         config = resume_config(config, args.overrides, stored)
+    apply_config_threads(config.threads, args.threads)
     if args.dry_run:
         return dry_run(config)
     check_model_reference(config.model.name_or_path, "model.name_or_path")

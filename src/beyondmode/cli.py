@@ -13,8 +13,10 @@ import logging
 import sys
 
 from beyondmode import __version__
+from beyondmode.config import ConfigError
 from beyondmode.log_setup import configure_logging
 from beyondmode.tasks.rows import RowError
+from beyondmode.thread_count import apply_thread_count, resolve_thread_count
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +46,18 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(f"beyondmode.commands.{name}").register(subparsers)
+    for command in subparsers.choices.values():
+        command.add_argument(
+            "--threads",
+            type=int,
+            default=None,
+            metavar="N",
+            help="torch CPU threads for this process (default: the config's threads key, else "
+            "OMP_NUM_THREADS, else 1)",
+        )
+        command.add_argument(
+            "-v", "--verbose", action="count", default=argparse.SUPPRESS, help="debug logging, tracebacks"
+        )
     return parser
 
 
@@ -55,11 +69,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     configure_logging(args.verbose)
     try:
+        apply_thread_count(resolve_thread_count(args.threads))
         return int(args.handler(args) or 0)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except (FileNotFoundError, IsADirectoryError, RowError) as error:
+    except (FileNotFoundError, IsADirectoryError, RowError, ConfigError) as error:
         if args.verbose:
             raise
         print(f"beyondmode {args.command}: error: {error}", file=sys.stderr)

@@ -13,6 +13,7 @@ validates its own arguments (see `beyondmode.train.grpo.trl_arguments`).
     warmstart: {confidence: self_consistency, steps: 500, batch_size: 256, learning_rate: 4.0e-4, ...}
     output:    {dir: runs/x, save_steps: 100}
     seed:      0
+    threads:   null        # torch CPU threads per process (null: --threads, else OMP_NUM_THREADS, else 1)
     trl:       {num_generations: 8, temperature: 0.7, ...}
 
 >>> cfg = load_config(None, ["method.method=rlvr", "trl.num_generations=4"])
@@ -22,6 +23,8 @@ validates its own arguments (see `beyondmode.train.grpo.trl_arguments`).
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +35,8 @@ from omegaconf.errors import OmegaConfBaseException
 
 from beyondmode.models.tiny import TinyModelSpec
 from beyondmode.rewards import RewardSpec
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +137,7 @@ class RunConfig:
     warmstart: WarmstartConfig = field(default_factory=WarmstartConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     seed: int = 0
+    threads: int | None = None
     trl: dict[str, Any] = field(default_factory=dict)
 
 
@@ -153,19 +159,100 @@ _CHOICES = {
 def load_config(path: str | Path | None, overrides: Sequence[str] = ()) -> RunConfig:
     """Schema <- YAML file <- `section.key=value` overrides, checked and resolved into a `RunConfig`."""
     source = str(path) if path is not None else "<defaults>"
+    layers: list[Any] = []
     try:
-        merged = OmegaConf.structured(RunConfig)
         if path is not None:
-            merged = OmegaConf.merge(merged, OmegaConf.load(path))
+            layers.append(OmegaConf.load(path))
         if overrides:
-            merged = OmegaConf.merge(merged, OmegaConf.from_dotlist(list(overrides)))
+            layers.append(OmegaConf.from_dotlist(list(overrides)))
+        merged = OmegaConf.merge(OmegaConf.structured(RunConfig), *layers)
         config = OmegaConf.to_object(merged)
     except OmegaConfBaseException as error:
-        raise ConfigError(f"{source}: {_describe(error)}") from None
+        raise ConfigError(f"{source}: {_describe(error, layers)}") from None
     except FileNotFoundError as error:
         raise ConfigError(f"config file not found: {error.filename}") from None
     _check_choices(config, source)
     return config  # type: ignore[return-value]
+
+
+def config_value(config: RunConfig, key: str) -> Any:
+    """The value at a dotted key (`trl.max_steps`, `method.weights`) as plain data; None when absent."""
+    value = OmegaConf.select(OmegaConf.structured(config), key)
+    return OmegaConf.to_container(value) if OmegaConf.is_config(value) else value
+
+
+def resume_config(requested: RunConfig, overrides: Sequence[str], stored_path: str | Path) -> RunConfig:
+    """The config a resumed run continues with: the one stored in its run directory.
+
+    An override that contradicts the stored value raises `ConfigError` naming the key and both values
+    (changing a run halfway, e.g. its `trl.max_steps`, is a different run); keys where only the YAML file
+    differs from the stored config are logged and the stored values kept.
+    """
+    stored = load_config(stored_path)
+    overridden = [item.partition("=")[0].strip() for item in overrides]
+    conflicts = [
+        f"{key}: stored {config_value(stored, key)!r}, given {config_value(requested, key)!r}"
+        for key in overridden
+        if key != "output.dir" and config_value(stored, key) != config_value(requested, key)
+    ]
+    if conflicts:
+        raise ConfigError(
+            f"--resume continues the run stored in {stored_path}; these overrides contradict it: "
+            f"{'; '.join(conflicts)}. Resume without them, edit {stored_path}, or start a new output.dir"
+        )
+    differing = [
+        key
+        for key in _leaf_keys(OmegaConf.to_container(OmegaConf.structured(stored)))
+        if key not in overridden and config_value(stored, key) != config_value(requested, key)
+    ]
+    if differing:
+        logger.warning(
+            "resuming with the config stored in %s; the given config file differs at %s (ignored)",
+            stored_path,
+            ", ".join(differing),
+        )
+    return stored
+
+
+def _leaf_keys(tree: Any, prefix: str = "") -> list[str]:
+    """Dotted keys of the leaves of a nested mapping (an empty mapping is a leaf).
+
+    >>> _leaf_keys({"trl": {"max_steps": 5}, "seed": 0, "task": {"options": {}}})
+    ['trl.max_steps', 'seed', 'task.options']
+    """
+    if not isinstance(tree, dict) or (not tree and prefix):
+        return [prefix] if prefix else []
+    return [key for name, value in tree.items() for key in _leaf_keys(value, f"{prefix}.{name}".lstrip("."))]
+
+
+PATH_PREFIXES = ("/", "./", "../", "~", ".\\")
+
+
+def looks_like_path(name: str) -> bool:
+    """Whether a model name can only mean a local folder: it starts like a path, has more than one `/`
+    (hub ids are `owner/name`), ends with a separator, or its first part is an existing local folder.
+
+    >>> looks_like_path("runs/tiny_multi_rlcr/final"), looks_like_path("Qwen/Qwen3-8B"), looks_like_path("tiny")
+    (True, False, False)
+    """
+    if name.startswith(PATH_PREFIXES) or name.endswith(("/", "\\")) or name.count("/") > 1 or "\\" in name:
+        return True
+    head, slash, _ = name.partition("/")
+    return bool(slash) and Path(head).is_dir()
+
+
+class ModelNotFoundError(FileNotFoundError):
+    """A model name that can only be a local folder names one that does not exist."""
+
+
+def check_model_reference(name: str, key: str) -> None:
+    """Raise `ModelNotFoundError` ("model directory not found: PATH") for a path-like name that does not
+    exist, before anything asks the hub about it; hub ids and offline names pass."""
+    if looks_like_path(name) and not Path(name).expanduser().exists():
+        raise ModelNotFoundError(
+            f"model directory not found: {name} ({key}; `beyondmode warmstart` writes warmstart.output_dir, "
+            "`beyondmode train` writes <output.dir>/final)"
+        )
 
 
 def to_yaml(config: RunConfig) -> str:
@@ -173,10 +260,23 @@ def to_yaml(config: RunConfig) -> str:
     return OmegaConf.to_yaml(OmegaConf.structured(config))
 
 
-def _describe(error: OmegaConfBaseException) -> str:
-    key = getattr(error, "full_key", None)
+def _describe(error: OmegaConfBaseException, layers: Sequence[Any] = ()) -> str:
+    key = getattr(error, "full_key", None) or _failing_key(layers)
     message = str(error).splitlines()[0]
+    message = re.sub(r"\bvalue: .*$", "", message).strip()  # OmegaConf repeats the value at the end
     return f"key {key!r}: {message}" if key else message
+
+
+def _failing_key(layers: Sequence[Any]) -> str | None:
+    """The first top-level key whose value alone does not merge into the schema (OmegaConf names no key
+    when a section such as `output` is given a scalar)."""
+    for layer in layers:
+        for name in layer:
+            try:
+                OmegaConf.merge(OmegaConf.structured(RunConfig), {name: layer[name]})
+            except OmegaConfBaseException:
+                return str(name)
+    return None
 
 
 def _check_choices(config: RunConfig, source: str) -> None:

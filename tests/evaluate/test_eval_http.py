@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import subprocess
@@ -15,6 +16,7 @@ from eval_toy import SCRIPT, FakeBackend, ToyTask
 openai = pytest.importorskip("openai")
 
 from beyondmode.evaluate.backends.openai_backend import BackendUnreachableError, OpenAIBackend  # noqa: E402
+from beyondmode.evaluate.backends.scripted import ScriptedBackend  # noqa: E402
 from beyondmode.evaluate.runner import run_evaluation  # noqa: E402
 from beyondmode.evaluate.server import ChatServer  # noqa: E402
 from beyondmode.evaluate.settings import EvalSettings  # noqa: E402
@@ -84,6 +86,76 @@ def test_evaluation_through_http_matches_direct(serve, tmp_path) -> None:
         assert over_http["methods"]["multi_answer"]["metrics"][key]["mean"] == pytest.approx(
             direct["methods"]["multi_answer"]["metrics"][key]["mean"]
         ), key
+
+
+SCRIPTED_TEXTS = ("<answer1> cat </answer1> <confidence1> 0.9 </confidence1>", "  two  spaces\nand a line ")
+
+
+def _scripted() -> ScriptedBackend:
+    return ScriptedBackend(lambda prompt, index: SCRIPTED_TEXTS[index % len(SCRIPTED_TEXTS)])
+
+
+def test_streaming_with_the_official_client(serve) -> None:
+    server = serve(_scripted(), name="scripted")
+    client = openai.OpenAI(base_url=server.base_url, api_key="unused", max_retries=0)
+    stream = client.chat.completions.create(
+        model="scripted",
+        messages=MESSAGES,
+        max_tokens=64,
+        n=2,
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    chunks = list(stream)
+    texts = {0: "", 1: ""}
+    finish = {}
+    for chunk in chunks[:-1]:
+        assert chunk.object == "chat.completion.chunk" and chunk.model == "scripted"
+        (choice,) = chunk.choices
+        texts[choice.index] += choice.delta.content or ""
+        if choice.finish_reason:
+            finish[choice.index] = choice.finish_reason
+    assert texts == {0: SCRIPTED_TEXTS[0], 1: SCRIPTED_TEXTS[1]}  # the pieces join back exactly
+    assert finish == {0: "stop", 1: "stop"}
+    assert len(chunks) > 6  # more than role + finish per choice: the text comes in pieces
+    assert len({c.id for c in chunks}) == 1
+    usage = chunks[-1].usage
+    assert chunks[-1].choices == [] and usage.completion_tokens == sum(len(t.split()) for t in SCRIPTED_TEXTS)
+
+
+def test_stream_is_server_sent_events(serve) -> None:
+    import json
+    import urllib.request
+
+    server = serve(_scripted(), name="scripted")
+    body = json.dumps({"messages": MESSAGES, "stream": True, "max_tokens": 3}).encode()
+    request = urllib.request.Request(
+        f"{server.base_url}/chat/completions", body, {"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.headers["Content-Type"] == "text/event-stream"
+        raw = response.read().decode()
+    events = raw.split("\n\n")
+    assert events[-2:] == ["data: [DONE]", ""]
+    assert all(e.startswith("data: ") for e in events[:-1])
+    chunks = [json.loads(e.removeprefix("data: ")) for e in events[:-2]]
+    assert chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
+    assert chunks[-1]["choices"][0]["finish_reason"] == "length"  # 5 tokens > max_tokens 3
+    assert "usage" not in chunks[-1]  # only with stream_options.include_usage
+
+
+def test_one_log_line_per_request(serve, caplog: pytest.LogCaptureFixture) -> None:
+    server = serve(_scripted(), name="scripted")
+    client = openai.OpenAI(base_url=server.base_url, api_key="unused", max_retries=0)
+    with caplog.at_level(logging.INFO, logger="beyondmode.evaluate.server"):
+        client.chat.completions.create(model="scripted", messages=MESSAGES, max_tokens=8, n=2)
+        list(client.chat.completions.create(model="scripted", messages=MESSAGES, max_tokens=8, stream=True))
+        with pytest.raises(openai.BadRequestError):
+            client.chat.completions.create(model="scripted", messages=[], max_tokens=8)
+    lines = [r.getMessage() for r in caplog.records if r.name == "beyondmode.evaluate.server"]
+    assert len(lines) == 3, lines
+    assert "POST /v1/chat/completions -> 200 n=2, stream=False" in lines[0]
+    assert "stream=True" in lines[1] and "-> 400" in lines[2] and "messages" in lines[2]
 
 
 def test_unreachable_server_names_the_url() -> None:

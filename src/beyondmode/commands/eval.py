@@ -26,6 +26,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from beyondmode.config import check_model_reference
     from beyondmode.evaluate.backends import build_backend
     from beyondmode.evaluate.backends.openai_backend import BackendUnreachableError
     from beyondmode.evaluate.job import load_job
@@ -42,9 +43,20 @@ def run(args: argparse.Namespace) -> int:
         job = load_job(args.config, overrides)
         task = resolve_task(job.task, job.task_options)
     except (ValueError, KeyError) as error:
+        if args.verbose:
+            raise
         logger.error("beyondmode eval: bad configuration: %s", error)
         return 2
-    backend = build_backend(job.settings, job.model)
+    if job.settings.backend.value != "openai":
+        check_model_reference(job.model, "model")
+    try:
+        backend = build_backend(job.settings, job.model)
+    except OSError as error:  # transformers: not a model folder, or a hub id that cannot be fetched
+        if args.verbose:
+            raise
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        logger.error("beyondmode eval: cannot load model %r: %s", job.model, first_line)
+        return 2
     try:
         summary = run_evaluation(
             task, backend, job.settings, job.output_dir, model=job.model, progress=not args.no_progress

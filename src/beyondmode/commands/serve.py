@@ -26,9 +26,11 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from beyondmode.config import check_model_reference
     from beyondmode.evaluate.backends.transformers_backend import TransformersBackend
     from beyondmode.evaluate.server import ChatServer
 
+    check_model_reference(args.model_dir, "MODEL_DIR")
     backend = TransformersBackend.from_pretrained(args.model_dir, device=args.device)
     server = ChatServer(backend, args.served_model_name or args.model_dir, args.host, args.port)
     logger.info("serving %r at %s", server.model_name, server.base_url)

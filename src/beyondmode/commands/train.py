@@ -20,7 +20,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "overrides", nargs="*", help="dotted overrides, e.g. trl.max_steps=10 method.num_candidates=4"
     )
     parser.add_argument(
-        "--resume", action="store_true", help="continue from the run directory's last checkpoint"
+        "--resume",
+        action="store_true",
+        help="continue from the run directory's last checkpoint, with the config stored there "
+        "(an override that contradicts it is refused)",
     )
     parser.add_argument(
         "--dry-run",
@@ -31,11 +34,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from beyondmode.config import load_config
+    from pathlib import Path
+
+    from beyondmode.config import check_model_reference, load_config, resume_config
+    from beyondmode.thread_count import apply_config_threads
 
     config = load_config(args.config, args.overrides)
+    stored = Path(config.output.dir) / "config.yaml"
+    if args.resume and stored.is_file():
+        config = resume_config(config, args.overrides, stored)
+    apply_config_threads(config.threads, args.threads)
     if args.dry_run:
         return dry_run(config)
+    check_model_reference(config.model.name_or_path, "model.name_or_path")
     from beyondmode.train.grpo import train_grpo
 
     result = train_grpo(config, resume=args.resume)

@@ -20,10 +20,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from beyondmode.config import load_config
+    from beyondmode.config import check_model_reference, load_config
+    from beyondmode.thread_count import apply_config_threads
     from beyondmode.train.warmstart import run_warmstart
 
     config = load_config(args.config, args.overrides)
+    apply_config_threads(config.threads, args.threads)
+    if config.warmstart.init != "tiny":
+        check_model_reference(config.warmstart.init, "warmstart.init")
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns) as bar:
         tasks: dict[str, int] = {}

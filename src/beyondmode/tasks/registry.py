@@ -73,6 +73,7 @@ def _register_builtin() -> None:
     from beyondmode.tasks.hotpotqa import HotpotQATask
     from beyondmode.tasks.humaneval import HumanEvalTask
     from beyondmode.tasks.mbpp import MbppTask
+    from beyondmode.tasks.qa import QATask
 
     for name, factory in (
         ("ddx_sim", DdxSimTask),
@@ -81,6 +82,7 @@ def _register_builtin() -> None:
         ("hotpotqa", HotpotQATask),
         ("mbpp", MbppTask),
         ("humaneval", HumanEvalTask),
+        ("qa", QATask),
     ):
         register_task(name, factory)
 

@@ -62,13 +62,16 @@ def main() -> None:
     out = args.out or Path(tempfile.mkdtemp(prefix="bench_ablation_"))
     runs = [RUNS[name] for name in args.runs]
     jobs: list[Job] = []
+    outputs: dict[str, Path] = {}
     plan = []
     for run in runs:
         warm_config = run_config(base, run, out, None, None)
         key = run.warmstart_key
         warm_eval = out / "eval" / f"warmstart-{key}"
-        jobs.append(Job(f"warmstart/{key}", _warmstart, (warm_config, base.threads)))
         model = Path(warm_config.warmstart.output_dir)
+        outputs[f"warmstart/{key}"] = model / "config.json"
+        outputs[f"eval/warmstart-{key}"] = warm_eval / "summary.json"
+        jobs.append(Job(f"warmstart/{key}", _warmstart, (warm_config, base.threads)))
         jobs.append(
             Job(
                 f"eval/warmstart-{key}",
@@ -85,17 +88,23 @@ def main() -> None:
             eval_dir = out / "eval" / name
             jobs.append(Job(f"grpo/{name}", _train, (config, base.threads), (f"warmstart/{key}",)))
             final = Path(config.output.dir) / "final"
+            outputs[f"grpo/{name}"] = final / "trainer_state.json"
+            outputs[f"eval/{name}"] = eval_dir / "summary.json"
             jobs.append(
                 Job(f"eval/{name}", _evaluate, (base, run, final, eval_dir, None, None), (f"grpo/{name}",))
             )
             plan.append((lever, run, profile, warm_eval, eval_dir, name))
+    # Resume: a job whose output exists is done (a killed ablation restarts where it stopped).
+    finished = {name for name, path in outputs.items() if path.is_file()}
+    unique = {job.name: job for job in jobs if job.name not in finished}
+    jobs = [replace(job, needs=tuple(n for n in job.needs if n not in finished)) for job in unique.values()]
     timings = run_jobs(
         jobs, base.workers, base.threads, lambda text: print(f"bench_ablation: start {text}", flush=True)
     )
     results = []
     for lever, run, profile, warm_eval, eval_dir, name in plan:
         rows = {row["metric"]: row for row in rl_gain_rows(profile, run, warm_eval, eval_dir)}
-        results.append({"lever": lever, "run": run.name, "grpo_s": timings[f"grpo/{name}"], "rows": rows})
+        results.append({"lever": lever, "run": run.name, "grpo_s": timings.get(f"grpo/{name}"), "rows": rows})
         parts = [f"{lever:10s} {run.name:22s}"]
         for metric in METRICS:
             row = rows.get(metric)
@@ -104,7 +113,8 @@ def main() -> None:
                     f"{metric} {row['warm_start']:.3f} -> {row['after_rl']:.3f} "
                     f"({row['delta']:+.3f} [{row['ci_low']:+.3f}, {row['ci_high']:+.3f}])"
                 )
-        parts.append(f"grpo {timings[f'grpo/{name}']:.0f} s")
+        seconds = timings.get(f"grpo/{name}")
+        parts.append("grpo " + (f"{seconds:.0f} s" if seconds is not None else "earlier run"))
         print("bench_ablation: " + " | ".join(parts), flush=True)
     write_json_atomic(out / "ablation.json", {"set": args.set, "results": results, "timings_s": timings})
     print(f"bench_ablation: results in {out / 'ablation.json'}")

@@ -37,6 +37,9 @@ LEVERS: dict[str, dict[str, Any]] = {
         "grpo_lr": 1.0e-3,
         "method_weights": {"multi_rlvr": NO_GATES, "multi_rlcr": NO_GATES},
     },
+    "expected": {"reward_mode": "expected"},
+    "beta": {"grpo_beta": 0.1},
+    "beta_g16": {"grpo_beta": 0.1, "grpo_steps": 288, "num_generations": 16, "grpo_lr": 1.0e-3},
     "t1": {"grpo_steps": 288, "grpo_lr": 1.0e-3, "temperature": 1.0},
 }
 RUNS = {

@@ -94,7 +94,7 @@ def run_config(profile: DemoProfile, run: DemoRun, run_dir: Path, kb: str | None
         "logging_steps": max(1, profile.grpo_steps // 20),
         "disable_tqdm": True,
         "save_total_limit": 1,
-        "beta": profile.token_beta if run.confidence_credit == "token" else 0.0,
+        "beta": profile.token_beta if run.confidence_credit == "token" else profile.grpo_beta,
     }
     oracle = run.oracle_assisted
     overrides = {

@@ -26,6 +26,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "report",
     "serve",
     "score",
+    "conformal",
     "data",
     "ddxplus_stats",
     "export",

@@ -279,6 +279,58 @@ def pools_for_method(
     return run_pools(rows, name)
 
 
+@dataclass(frozen=True, slots=True)
+class MethodPools:
+    """A method's candidate pools in the run's example order, how they are scored, and (best-of-k at
+    equal tokens) how many samples they use; `skipped` says why a method has no pools."""
+
+    pools: tuple[CandidatePool, ...]
+    scoring: str
+    equal_tokens: TokenMatch | None = None
+    skipped: str | None = None
+
+
+def run_method_pools(
+    summary: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], reported: str
+) -> dict[str, MethodPools]:
+    """The pools of every scorable method of a run, the reported method first.
+
+    Every method is pooled over the reported method's examples in its row order, so that one seed gives
+    every method the same calibration and test cases; the oracle covers the examples with a posterior.
+    Best-of-k appears twice: with all its samples, and as `<name>@equal_tokens` with the samples whose
+    generated tokens match the reported method's tokens per example.
+    """
+    blocks = method_kinds(summary)
+    if reported not in blocks:
+        raise ValueError(f"method {reported!r} is not in the run (methods: {', '.join(blocks)})")
+    example_ids = list(pools_for_method(rows, reported, blocks[reported]))
+    names = [reported, *(n for n in blocks if n != reported and is_scorable(n, blocks[n]))]
+    result: dict[str, MethodPools] = {}
+    for name in names:
+        block = blocks[name]
+        pools = pools_for_method(rows, name, block)
+        ids = example_ids if name != ORACLE else [e for e in example_ids if e in pools]
+        scoring = _scoring(name, block)
+        if len(ids) < 2:
+            logger.info("%s: %d example(s), too few to calibrate; skipped", name, len(ids))
+            result[name] = MethodPools((), scoring, skipped=f"{len(ids)} example(s), too few to calibrate")
+            continue
+        result[name] = MethodPools(tuple(ordered_pools(pools, ids)), scoring)
+        if is_frequency_method(block):
+            match = equal_token_samples(rows, reported, name)
+            matched = pools_for_method(rows, name, block, max_generations=match.samples)
+            result[f"{name}@equal_tokens"] = MethodPools(
+                tuple(ordered_pools(matched, example_ids)), scoring, match
+            )
+    return result
+
+
+def _scoring(name: str, block: Mapping[str, Any]) -> str:
+    if name == ORACLE:
+        return "posterior"
+    return "frequency" if is_frequency_method(block) else "confidence"
+
+
 def run_conformal(
     run_dir: Path,
     alpha: float,
@@ -287,37 +339,21 @@ def run_conformal(
     calibration_fraction: float = 0.5,
     method: str | None = None,
 ) -> dict[str, Any]:
-    """Conformal sets for every scorable method of an evaluation run, on one seeded split.
-
-    Every method is split over the same examples (the reported method's, in its row order), so the
-    same seed gives them the same calibration and test cases; the oracle covers the examples with a
-    posterior. Best-of-k is evaluated twice: with all its samples, and with the samples whose tokens
-    match the reported method's tokens per example (`equal_tokens`).
-    """
+    """Conformal sets for every scorable method of an evaluation run, on one seeded split
+    (`run_method_pools`); `method` (default: the first multi-answer method) is the one reported."""
     summary = load_summary(Path(run_dir))
     rows = load_rows(Path(run_dir))
-    blocks = method_kinds(summary)
     reported = method or default_method(summary)
-    if reported not in blocks:
-        raise ValueError(f"method {reported!r} is not in the run (methods: {', '.join(blocks)})")
-    main_pools = pools_for_method(rows, reported, blocks[reported])
-    example_ids = list(main_pools)
     results: dict[str, Any] = {}
-    for name, block in blocks.items():
-        if not is_scorable(name, block):
+    for name, entry in run_method_pools(summary, rows, reported).items():
+        if entry.skipped:
+            results[name] = {"skipped": entry.skipped}
             continue
-        pools = pools_for_method(rows, name, block)
-        ids = example_ids if name != ORACLE else [e for e in example_ids if e in pools]
-        if len(ids) < 2:
-            logger.info("%s: %d example(s), too few to calibrate; skipped", name, len(ids))
-            results[name] = {"skipped": f"{len(ids)} example(s), too few to calibrate"}
-            continue
-        results[name] = _method_result(pools, ids, block, alpha, calibration_fraction, seed)
-        if is_frequency_method(block):
-            token_match = equal_token_samples(rows, reported, name)
-            matched = pools_for_method(rows, name, block, max_generations=token_match.samples)
-            equal = _method_result(matched, example_ids, block, alpha, calibration_fraction, seed)
-            results[f"{name}@equal_tokens"] = equal | {"equal_tokens": token_match.as_dict()}
+        results[name] = {"scoring": entry.scoring, "num_examples": len(entry.pools)} | conformal_block(
+            entry.pools, alpha, calibration_fraction, seed
+        )
+        if entry.equal_tokens is not None:
+            results[name]["equal_tokens"] = entry.equal_tokens.as_dict()
     return {
         "alpha": alpha,
         "seed": seed,
@@ -329,22 +365,3 @@ def run_conformal(
         "method": reported,
         "methods": results,
     }
-
-
-def _method_result(
-    pools: Mapping[str, CandidatePool],
-    example_ids: Sequence[str],
-    block: Mapping[str, Any],
-    alpha: float,
-    calibration_fraction: float,
-    seed: int,
-) -> dict[str, Any]:
-    scoring = (
-        "posterior"
-        if block.get("kind") == "oracle"
-        else ("frequency" if is_frequency_method(block) else "confidence")
-    )
-    ordered = ordered_pools(pools, example_ids)
-    return {"scoring": scoring, "num_examples": len(ordered)} | conformal_block(
-        ordered, alpha, calibration_fraction, seed
-    )

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from beyondmode.atomic_write import write_text_atomic
-from beyondmode.report import plots
+from beyondmode.report import conformal_section, plots
 from beyondmode.report.collect import RunData, load_runs
 from beyondmode.report.tables import report_tables
 from beyondmode.report.writers import html_page, markdown_page
@@ -43,6 +43,7 @@ def build_report(run_dirs: Sequence[str | Path], out_dir: Path, summary: Sequenc
     runs = load_runs(run_dirs)
     figures = _draw(runs, out_dir / "plots")
     tables = report_tables(runs)
+    figures, tables = conformal_section.extend(runs, out_dir / "plots", figures, tables)
     markdown = out_dir / "report.md"
     page = out_dir / "report.html"
     write_text_atomic(markdown, markdown_page(runs, tables, figures, out_dir, summary))

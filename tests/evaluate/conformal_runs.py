@@ -22,18 +22,25 @@ from beyondmode.types import Candidate
 
 
 def calibrated_ddx_run(
-    run_dir: Path, num_examples: int = 200, num_candidates: int = 3, num_generations: int = 4
+    run_dir: Path,
+    num_examples: int = 200,
+    num_candidates: int = 3,
+    num_generations: int = 4,
+    methods: tuple[str, ...] = ("multi_answer", "best_of_k"),
 ) -> Path:
     task = get_task("ddx_sim", num_examples=num_examples, seed=5)
     settings = EvalSettings(
-        methods=("multi_answer", "best_of_k"),
+        methods=methods,
         num_candidates=num_candidates,
         max_answers=num_generations * num_candidates,
         recall_ks=(1, num_candidates),
         bootstrap_resamples=20,
         require_think=False,
     )
-    multi, single = (m.answer_format for m in build_methods(settings))
+    both = EvalSettings(
+        methods=("multi_answer", "best_of_k"), num_candidates=num_candidates, require_think=False
+    )
+    multi, single = (m.answer_format for m in build_methods(both))
     posteriors = {}
     for fmt in (multi, single):
         for example in task.examples(fmt):

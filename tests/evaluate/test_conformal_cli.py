@@ -132,3 +132,20 @@ def test_doctests() -> None:
     from beyondmode.evaluate import conformal_sets
 
     assert doctest.testmod(conformal_sets).failed == 0 and doctest.testmod(command).failed == 0
+
+
+def test_best_of_k_of_another_run_as_baseline(ddx_run, tmp_path_factory, tmp_path, capsys, caplog) -> None:
+    """The same scripted sampler in a run of its own gives the same best-of-k sets as inside the run."""
+    single = calibrated_ddx_run(tmp_path_factory.mktemp("single"), methods=("best_of_k",))
+    out = tmp_path / "result.json"
+    args = ["conformal", str(ddx_run), "--alpha", "0.2", "--baseline", str(single), "--out", str(out)]
+    assert main(args) == 0
+    methods = json.loads(out.read_text())["methods"]
+    label = single.resolve().name
+    assert methods[f"{label}/best_of_k@equal_tokens"] == methods["best_of_k@equal_tokens"]
+    assert methods[f"{label}/best_of_k"]["split_conformal"] == methods["best_of_k"]["split_conformal"]
+    assert f"{label}/best_of_k@equal_tokens (frequency)" in capsys.readouterr().out
+    other = calibrated_ddx_run(tmp_path_factory.mktemp("other"), num_examples=30, methods=("best_of_k",))
+    args = ["conformal", str(ddx_run), "--alpha", "0.2", "--baseline", str(other), "--out", str(out)]
+    assert main(args) == 2  # other examples: named, not silently compared
+    assert f"baseline {other.resolve().name}/best_of_k: 170 of the reported method's examples" in caplog.text

@@ -37,3 +37,12 @@ def test_report_has_the_conformal_plot_and_table(ddx_run, tmp_path) -> None:
     text = files.markdown.read_text()
     assert f"## Conformal answer sets at alpha = {TABLE_ALPHA}" in text
     assert "| best_of_k@equal_tokens | frequency |" in text
+
+
+def test_a_single_answer_run_is_compared_at_the_multi_runs_tokens(ddx_run, tmp_path_factory) -> None:
+    single = calibrated_ddx_run(tmp_path_factory.mktemp("single"), num_examples=120, methods=("best_of_k",))
+    sweeps = {s.label: s for s in run_sweeps(load_runs([ddx_run, single]))}
+    label = f"{single.resolve().name}/best_of_k@equal_tokens"
+    assert label in sweeps and sweeps[label].scoring == "frequency"
+    own = sweeps[f"{ddx_run.resolve().name} / best_of_k@equal_tokens"]
+    assert sweeps[label].points == own.points  # the same sampler: the same curve

@@ -40,6 +40,14 @@ def register(subparsers: Any) -> None:
         "--calibration-fraction", type=float, default=0.5, help="share of the examples used to calibrate"
     )
     parser.add_argument("--method", help="method to report last (default: the first multi-answer one)")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="RUN_DIR",
+        help="run of a single-answer model on the same examples: its best-of-k sets are compared (repeatable)",
+    )
     parser.add_argument("--out", type=Path, help=f"result JSON (default RUN_DIR/{RESULT_FILE})")
     parser.set_defaults(handler=run)
 
@@ -55,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
             seed=args.seed,
             calibration_fraction=args.calibration_fraction,
             method=args.method,
+            baseline_dirs=args.baseline,
         )
     except ValueError as error:
         logger.error("beyondmode conformal: %s", error)

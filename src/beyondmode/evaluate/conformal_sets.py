@@ -184,8 +184,15 @@ class TokenMatch:
         }
 
 
-def equal_token_samples(rows: Sequence[Mapping[str, Any]], reference: str, sampler: str) -> TokenMatch:
+def equal_token_samples(
+    rows: Sequence[Mapping[str, Any]],
+    reference: str,
+    sampler: str,
+    sampler_rows: Sequence[Mapping[str, Any]] | None = None,
+) -> TokenMatch:
     """k = round(mean tokens per example of `reference` / mean tokens per sample of `sampler`), in [1, available].
+
+    `sampler_rows` holds the sampler's rows when it comes from another run (default: `rows`).
 
     >>> rows = [{"method": "multi", "example_id": "e", "sample": 0, "generation_tokens": 30},
     ...         *({"method": "bok", "example_id": "e", "sample": s, "generation_tokens": 10} for s in range(8))]
@@ -193,7 +200,7 @@ def equal_token_samples(rows: Sequence[Mapping[str, Any]], reference: str, sampl
     3
     """
     reference_tokens = tokens_per_example(rows, reference)
-    sampler_tokens = tokens_per_example(rows, sampler)
+    sampler_tokens = tokens_per_example(rows if sampler_rows is None else sampler_rows, sampler)
     if not reference_tokens or not sampler_tokens:
         raise ValueError(f"no token counts for {reference!r} or {sampler!r} in the run")
     per_example = float(np.mean([sum(t) for t in reference_tokens.values()]))
@@ -216,11 +223,14 @@ def default_method(summary: Mapping[str, Any]) -> str:
     raise ValueError("the run has no multi-answer method with confidences: pass --method")
 
 
-def ordered_pools(pools: Mapping[str, CandidatePool], example_ids: Sequence[str]) -> list[CandidatePool]:
+def ordered_pools(
+    pools: Mapping[str, CandidatePool], example_ids: Sequence[str], source: str = "method"
+) -> list[CandidatePool]:
     """The pools of `example_ids` in that order, so that one seed gives every method the same split."""
     missing = [e for e in example_ids if e not in pools]
     if missing:
-        raise ValueError(f"examples without rows: {', '.join(missing[:5])}")
+        shown = ", ".join(missing[:5])
+        raise ValueError(f"{source}: {len(missing)} of the reported method's examples have no rows ({shown})")
     return [pools[e] for e in example_ids]
 
 
@@ -315,13 +325,51 @@ def run_method_pools(
             logger.info("%s: %d example(s), too few to calibrate; skipped", name, len(ids))
             result[name] = MethodPools((), scoring, skipped=f"{len(ids)} example(s), too few to calibrate")
             continue
-        result[name] = MethodPools(tuple(ordered_pools(pools, ids)), scoring)
+        result[name] = MethodPools(tuple(ordered_pools(pools, ids, name)), scoring)
         if is_frequency_method(block):
-            match = equal_token_samples(rows, reported, name)
-            matched = pools_for_method(rows, name, block, max_generations=match.samples)
-            result[f"{name}@equal_tokens"] = MethodPools(
-                tuple(ordered_pools(matched, example_ids)), scoring, match
+            result[f"{name}@equal_tokens"] = _equal_token_pools(
+                rows, reported, rows, name, block, example_ids
             )
+    return result
+
+
+def _equal_token_pools(
+    rows: Sequence[Mapping[str, Any]],
+    reported: str,
+    sampler_rows: Sequence[Mapping[str, Any]],
+    name: str,
+    block: Mapping[str, Any],
+    example_ids: Sequence[str],
+) -> MethodPools:
+    match = equal_token_samples(rows, reported, name, sampler_rows)
+    matched = pools_for_method(sampler_rows, name, block, max_generations=match.samples)
+    return MethodPools(tuple(ordered_pools(matched, example_ids, name)), "frequency", match)
+
+
+def baseline_method_pools(
+    rows: Sequence[Mapping[str, Any]],
+    reported: str,
+    baseline_summary: Mapping[str, Any],
+    baseline_rows: Sequence[Mapping[str, Any]],
+    label: str,
+) -> dict[str, MethodPools]:
+    """Best-of-k pools of ANOTHER run (a single-answer model) over the reported method's examples, with
+    all samples and at the reported method's tokens; named `<label>/<method>` and `...@equal_tokens`.
+    The runs must hold the same example ids (an id missing from the baseline raises ValueError)."""
+    example_ids = list(run_pools(rows, reported))
+    result: dict[str, MethodPools] = {}
+    for name, block in method_kinds(baseline_summary).items():
+        if not is_frequency_method(block):
+            continue
+        pools = pools_for_method(baseline_rows, name, block)
+        result[f"{label}/{name}"] = MethodPools(
+            tuple(ordered_pools(pools, example_ids, f"baseline {label}/{name}")), "frequency"
+        )
+        result[f"{label}/{name}@equal_tokens"] = _equal_token_pools(
+            rows, reported, baseline_rows, name, block, example_ids
+        )
+    if not result:
+        raise ValueError(f"baseline run {label!r} has no best-of-k (i.i.d. single-answer sampling) method")
     return result
 
 
@@ -338,14 +386,23 @@ def run_conformal(
     seed: int = 0,
     calibration_fraction: float = 0.5,
     method: str | None = None,
+    baseline_dirs: Sequence[Path] = (),
 ) -> dict[str, Any]:
     """Conformal sets for every scorable method of an evaluation run, on one seeded split
-    (`run_method_pools`); `method` (default: the first multi-answer method) is the one reported."""
+    (`run_method_pools`); `method` (default: the first multi-answer method) is the one reported.
+    `baseline_dirs`: runs of single-answer models on the same examples whose best-of-k samples are
+    compared too (`baseline_method_pools`), labelled by their directory name."""
     summary = load_summary(Path(run_dir))
     rows = load_rows(Path(run_dir))
     reported = method or default_method(summary)
+    entries = run_method_pools(summary, rows, reported)
+    for baseline in baseline_dirs:
+        label = Path(baseline).resolve().name
+        entries |= baseline_method_pools(
+            rows, reported, load_summary(Path(baseline)), load_rows(Path(baseline)), label
+        )
     results: dict[str, Any] = {}
-    for name, entry in run_method_pools(summary, rows, reported).items():
+    for name, entry in entries.items():
         if entry.skipped:
             results[name] = {"skipped": entry.skipped}
             continue
@@ -363,5 +420,6 @@ def run_conformal(
         "model": summary.get("model"),
         "reward_version": summary.get("reward_version"),
         "method": reported,
+        "baseline_dirs": [str(b) for b in baseline_dirs],
         "methods": results,
     }

@@ -19,6 +19,7 @@ import numpy as np
 from beyondmode.conformal import split_conformal
 from beyondmode.evaluate.conformal_sets import (
     MethodPools,
+    baseline_method_pools,
     default_method,
     load_rows,
     run_method_pools,
@@ -84,24 +85,27 @@ def sweep(
 
 
 def run_sweeps(runs: Sequence[RunData]) -> list[MethodSweep]:
-    """The sweeps of every run that has rows and a multi-answer method with confidences."""
+    """The sweeps of every run with rows: its multi-answer methods with confidences, best-of-k at equal
+    tokens and the oracle (once); a run of a single-answer model contributes its best-of-k at the tokens
+    of the first multi-answer run, when it holds the same examples."""
     sweeps: list[MethodSweep] = []
     oracle_done = False
+    reference: tuple[list[dict], str] | None = None
     for run in runs:
         if not (run.path / ROWS_FILE).is_file():
-            continue
-        try:
-            reported = default_method(run.summary)
-        except ValueError:
-            logger.info("%s: no multi-answer method with confidences, no conformal section", run.label)
             continue
         if (run.summary.get("num_examples") or 0) < MIN_EXAMPLES:
             logger.info("%s: fewer than %d examples, no conformal section", run.label, MIN_EXAMPLES)
             continue
         rows = load_rows(run.path)
+        try:
+            reported = default_method(run.summary)
+        except ValueError:
+            sweeps += _baseline_sweeps(run, rows, reference)
+            continue
+        reference = reference or (rows, reported)
         tokens = _tokens_per_example(rows)
         for name, entry in run_method_pools(run.summary, rows, reported).items():
-            base = name.split("@")[0]
             keep = entry.skipped is None and (
                 entry.scoring == "confidence" or name.endswith("@equal_tokens") or name == ORACLE
             )
@@ -109,16 +113,39 @@ def run_sweeps(runs: Sequence[RunData]) -> list[MethodSweep]:
                 continue
             oracle_done = oracle_done or name == ORACLE
             label = name if len(runs) == 1 or name == ORACLE else f"{run.label} / {name}"
-            if name == ORACLE:
-                used = None  # the oracle generates nothing
-            elif entry.equal_tokens is not None:
-                used = entry.equal_tokens.samples * entry.equal_tokens.tokens_per_sample
-            else:
-                used = tokens.get(base)
+            used = None if name == ORACLE else _tokens_used(entry, tokens.get(name.split("@")[0]))
             sweeps.append(
                 MethodSweep(label, name, entry.scoring, tuple(sweep(entry)), used, len(entry.pools))
             )
     return sweeps
+
+
+def _baseline_sweeps(
+    run: RunData, rows: list[dict], reference: tuple[list[dict], str] | None
+) -> list[MethodSweep]:
+    """Best-of-k of a single-answer run at the reference run's tokens (needs the same examples)."""
+    if reference is None:
+        logger.info("%s: no multi-answer run before it to match tokens with, no conformal curve", run.label)
+        return []
+    reference_rows, reported = reference
+    try:
+        entries = baseline_method_pools(reference_rows, reported, run.summary, rows, run.label)
+    except ValueError as error:  # other examples, or no best-of-k: the run is simply not comparable
+        logger.info("%s: no conformal curve (%s)", run.label, error)
+        return []
+    return [
+        MethodSweep(
+            name, name, entry.scoring, tuple(sweep(entry)), _tokens_used(entry, None), len(entry.pools)
+        )
+        for name, entry in entries.items()
+        if name.endswith("@equal_tokens")
+    ]
+
+
+def _tokens_used(entry: MethodPools, default: float | None) -> float | None:
+    if entry.equal_tokens is None:
+        return default
+    return entry.equal_tokens.samples * entry.equal_tokens.tokens_per_sample
 
 
 def _tokens_per_example(rows: Sequence[dict]) -> dict[str, float]:

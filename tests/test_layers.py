@@ -13,6 +13,7 @@ CORE_MODULES = [
     "beyondmode.methods",
     "beyondmode.scoring",
     "beyondmode.metrics",
+    "beyondmode.conformal",
     "beyondmode.tasks",
 ]
 

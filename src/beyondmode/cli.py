@@ -28,6 +28,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "report",
     "serve",
     "score",
+    "conformal",
     "data",
     "ddxplus_stats",
     "export",

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from beyondmode.grading.base import Grades
+from beyondmode.scoring_rules import ScoringRule, parse_scoring_rule
 from beyondmode.types import ParsedResponse
 
 REWARD_VERSION = 1
@@ -44,7 +45,7 @@ class RewardSpec:
           + w_top1  * top1     * [format]
     where a bracketed gate is 1 when disabled. `[format]` is `require_format`: malformed output earns
     nothing beyond the (zero) format term, while every term is still computed on the leniently parsed
-    candidates and logged.
+    candidates and logged. `brier` stands for the `scoring_rule`'s term (`beyondmode.scoring_rules`).
     """
 
     format_weight: float = 0.5
@@ -56,9 +57,11 @@ class RewardSpec:
     gate_sum_le_1: bool = False
     sum_tolerance: float = 0.01
     require_format: bool = True
+    scoring_rule: ScoringRule = ScoringRule.BRIER
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "accuracy", AccuracyTerm(self.accuracy))
+        object.__setattr__(self, "scoring_rule", parse_scoring_rule(self.scoring_rule))
         for name in ("format_weight", "accuracy_weight", "brier_weight", "top1_weight", "sum_tolerance"):
             value = getattr(self, name)
             if not value >= 0.0:
@@ -219,7 +222,7 @@ def combine(terms: Mapping[str, float], spec: RewardSpec) -> RewardBreakdown:
     total = (
         spec.format_weight * terms["format"]
         + spec.accuracy_weight * terms[spec.accuracy] * gate_format * gate_unique
-        + spec.brier_weight * terms["brier"] * gate_format * gate_unique * gate_sum
+        + spec.brier_weight * terms[spec.scoring_rule.term_name] * gate_format * gate_unique * gate_sum
         + spec.top1_weight * terms["top1"] * gate_format
     )
     gates = {"format": gate_format, "uniqueness": gate_unique, "sum_le_1": gate_sum}

@@ -21,6 +21,7 @@ from beyondmode.formats import AnswerFormat
 from beyondmode.grading.base import Grader, Grades, get_grader, grade_expected, grade_labels
 from beyondmode.methods import method_format, method_spec
 from beyondmode.rewards import RewardBreakdown, RewardSpec, combine, compute_terms
+from beyondmode.scoring_rules import ScoringRule, confidence_term
 from beyondmode.types import ParsedResponse, as_gold
 
 
@@ -75,6 +76,10 @@ class Scorer:
         parsed = self.answer_format.parse(completion)
         grades = self.grade(parsed, gold, posterior)
         terms = compute_terms(parsed, grades, self.answer_format.num_candidates, self.spec.sum_tolerance)
+        if self.spec.scoring_rule is not ScoringRule.BRIER:
+            terms[self.spec.scoring_rule.term_name] = confidence_term(
+                self.spec.scoring_rule, grades.hits, parsed.confidences, self.answer_format.num_candidates
+            )
         return ScoredCompletion(parsed, grades, combine(terms, self.spec))
 
     def grade(

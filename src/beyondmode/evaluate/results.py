@@ -36,6 +36,7 @@ def candidate_rows(
             "violations": list(g.violations),
             "generation_tokens": g.num_tokens,
             "generation_seconds": g.seconds,
+            "num_gold": len(example.gold),
         }
         if not g.texts:
             yield {

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from beyondmode.atomic_write import write_text_atomic
-from beyondmode.report import plots
+from beyondmode.report import conformal_section, plots
 from beyondmode.report.collect import RunData, load_runs
 from beyondmode.report.tables import report_tables, rl_gain_table
 from beyondmode.report.writers import html_page, markdown_page
@@ -50,6 +50,7 @@ def build_report(
     runs = load_runs(run_dirs)
     figures = _draw(runs, out_dir / "plots")
     tables = ([rl_gain_table(rl_gain)] if rl_gain else []) + report_tables(runs)
+    figures, tables = conformal_section.extend(runs, out_dir / "plots", figures, tables)
     markdown = out_dir / "report.md"
     page = out_dir / "report.html"
     write_text_atomic(markdown, markdown_page(runs, tables, figures, out_dir, summary))

@@ -111,7 +111,7 @@ class DemoProfile:
     prompts_per_step: int = 8
     num_generations: int = 8
     temperature: float = 0.7
-    max_completion_length: int = 48
+    max_completion_length: int = 64
     token_beta: float = 0.1
     grpo_beta: float = 0.0
     max_answers: int = 30

@@ -68,6 +68,7 @@ def task_options(name: str) -> list[str]:
 
 def _register_builtin() -> None:
     from beyondmode.tasks.ambigqa import AmbigQATask
+    from beyondmode.tasks.code_sim import CodeSimTask
     from beyondmode.tasks.ddx_sim_task import DdxSimTask
     from beyondmode.tasks.ddxplus import DdxPlusTask
     from beyondmode.tasks.hotpotqa import HotpotQATask
@@ -81,6 +82,7 @@ def _register_builtin() -> None:
         ("hotpotqa", HotpotQATask),
         ("mbpp", MbppTask),
         ("humaneval", HumanEvalTask),
+        ("code_sim", CodeSimTask),
     ):
         register_task(name, factory)
 

@@ -148,7 +148,10 @@ class CodeSimTask:
     @property
     def grammar(self) -> GrammarConfig:
         return GrammarConfig(
-            num_args=self.num_args, max_size=self.max_size, input_low=self.input_low, input_high=self.input_high
+            num_args=self.num_args,
+            max_size=self.max_size,
+            input_low=self.input_low,
+            input_high=self.input_high,
         )
 
     @property
@@ -253,11 +256,6 @@ def compact_instructions(answer_format: AnswerFormat) -> str:
     return f"programs {answer_format.num_candidates} {confidence}"
 
 
-def class_test_program(example: Example, outputs: Sequence[int]) -> str:
-    """Asserts that a program behaves as the class with these hidden `outputs` (for the sandbox path)."""
-    return hidden_test_program(example.metadata["inputs"], outputs)
-
-
 def expected_grades(texts: Sequence[str], example: Example, grader: Grader | None = None) -> Grades:
     """Candidates graded by P(candidate passes the hidden tests | visible examples) = the posterior mass of
     its behaviour class, with behavioural sameness: a candidate that behaves as an earlier one on the
@@ -301,17 +299,41 @@ def _sandbox_behaviours(
     example: Example,
     grader: Grader,
 ) -> None:
-    """Fill in, through the sandbox, the class of each candidate the fragment could not read."""
+    """Find, through the sandbox, the class of each candidate the fragment could not read.
+
+    Each candidate runs first against "my outputs are one of the classes' outputs" (one job; a program
+    that does not parse, raises or times out stops here), then, when that passes, against one job per bit
+    of its class's index (ceil(log2 classes) jobs, all in one batch): 1 + log2 jobs rather than one per
+    class.
+    """
     pending = [i for i, behaviour in enumerate(behaviours) if behaviour is None]
-    if not pending:
+    for i in pending:
+        behaviours[i] = f"unknown:{i}"
+    if not pending or not classes:
         return
     outputs = list(classes)
-    gold = tuple((class_test_program(example, o),) for o in outputs)
+    call = "(" + ", ".join(call_text(p) for p in example.metadata["inputs"]) + ",)"
+    table = repr(tuple(outputs))
+    membership = f"assert {call} in {table}\n"
+    verdicts = _match(grader, [(texts[i], membership) for i in pending])
+    members = [i for i, verdict in zip(pending, verdicts, strict=True) if verdict]
+    bits = max(1, (len(outputs) - 1).bit_length())
+    jobs = [
+        (texts[i], f"assert ({table}.index({call}) >> {bit}) & 1\n") for i in members for bit in range(bits)
+    ]
+    answers = _match(grader, jobs)
+    for position, i in enumerate(members):
+        index = sum(1 << bit for bit in range(bits) if answers[position * bits + bit])
+        if index < len(outputs):  # else the program answered inconsistently between runs: no class
+            behaviours[i] = outputs[index]
+
+
+def _match(grader: Grader, jobs: list[tuple[str, str]]) -> list[bool]:
+    """Whether each (program, test program) passes, all in one sandbox batch where the grader has one."""
+    pairs = [(program, ((tests,),)) for program, tests in jobs]
     match_pairs = getattr(grader, "match_pairs", None)
-    pairs = [(texts[i], gold) for i in pending]
-    verdicts = match_pairs(pairs) if match_pairs else [grader.match(t, g) for t, g in pairs]
-    for i, index in zip(pending, verdicts, strict=True):
-        behaviours[i] = outputs[index] if index is not None else f"unknown:{i}"
+    verdicts = match_pairs(pairs) if match_pairs else [grader.match(p, g) for p, g in pairs]
+    return [verdict is not None for verdict in verdicts]
 
 
 def _grades_from_behaviours(

@@ -273,7 +273,9 @@ def test_broken_programs_are_misses_not_exceptions(cases: list, grader: CodeGrad
 def test_expected_grades_are_class_masses_in_process_and_through_the_sandbox(
     cases: list, grader: CodeGrader
 ) -> None:
-    many = next(CodeSimTask(num_examples=1, num_visible=1, seed=5).examples(FORMAT))
+    many = max(
+        CodeSimTask(num_examples=20, num_visible=1, seed=5).examples(FORMAT), key=lambda e: len(e.posterior)
+    )
     assert len(many.posterior) > 16  # 5 index bits and more
     for example in [*cases[:4], many]:
         keys = list(example.posterior)
@@ -305,3 +307,18 @@ def test_expected_hit_rate_matches_sandbox_pass_rate_in_expectation(grader: Code
     expected = np.array([e.posterior[t] for t, e in zip(tops, examples, strict=True)])
     standard_error = passed.std() / math.sqrt(len(passed))
     assert abs(passed.mean() - expected.mean()) < 4 * standard_error + 1e-9
+
+
+def test_tiny_tokenizer_vocabulary_covers_the_grammar_and_round_trips_programs() -> None:
+    pytest.importorskip("tokenizers")
+    from beyondmode.models.tiny import build_word_tokenizer, task_words
+
+    examples = list(CodeSimTask(num_examples=2, prompt_style="compact").examples(FORMAT))
+    words = task_words(examples, [FORMAT])
+    assert set(CodeSimTask().grammar.tokens()) <= set(words)
+    tokenizer = build_word_tokenizer([], words)
+    program = "def f ( x ) : return x // 3 if x < 2 else max ( x , 1 ) % 2"
+    ids = tokenizer(program)["input_ids"]
+    assert tokenizer.unk_token_id not in ids
+    decoded = tokenizer.decode(ids)
+    assert parse_program(decoded, ("x",)) is not None

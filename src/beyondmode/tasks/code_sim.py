@@ -116,7 +116,7 @@ class CodeSimTask:
     input_low: int = 0
     input_high: int = 9
     prior: str = "functions"
-    size_decay: float = 0.45
+    size_decay: float = 0.5
     num_tests: int = 6
     num_visible: int = 3
     prompt_style: str = "full"

@@ -322,3 +322,16 @@ def test_tiny_tokenizer_vocabulary_covers_the_grammar_and_round_trips_programs()
     assert tokenizer.unk_token_id not in ids
     decoded = tokenizer.decode(ids)
     assert parse_program(decoded, ("x",)) is not None
+
+
+def test_data_command_writes_rows_with_the_posterior(tmp_path: Path) -> None:
+    from beyondmode.cli import main
+    from beyondmode.tasks.export import read_jsonl
+
+    arguments = ["data", "code_sim", "--out", str(tmp_path), "--num-examples", "5", "--seed", "2"]
+    assert main([*arguments, "--set", "prompt_style=compact"]) == 0
+    rows = read_jsonl(tmp_path / "data.jsonl")
+    expected = list(CodeSimTask(num_examples=5, seed=2, prompt_style="compact").examples(FORMAT))
+    assert [row_to_example(r) for r in rows] == expected
+    assert all(json.loads(r["posterior"]) for r in rows)
+    assert json.loads((tmp_path / "manifest.json").read_text())["counts"]["with_posterior"] == 5

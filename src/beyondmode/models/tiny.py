@@ -129,8 +129,9 @@ def plain_prompt(messages: Sequence[Mapping[str, str]], tokenizer: PreTrainedTok
 def task_words(examples: Iterable[Example], formats: Iterable[AnswerFormat]) -> list[str]:
     """Every word a prompt or a warm-start completion of these examples can contain, in a stable order.
 
-    Covers the prompts, every gold alias and posterior answer, the findings, the format tags of each
-    format, and the confidences 0.00..1.00 at each format's decimals.
+    Covers the prompts, every gold alias and posterior answer, the findings, the words of
+    `metadata["vocabulary"]` (code_sim: every grammar token), the format tags of each format, and the
+    confidences 0.00..1.00 at each format's decimals.
     """
     words: dict[str, None] = {}
 
@@ -159,4 +160,6 @@ def task_words(examples: Iterable[Example], formats: Iterable[AnswerFormat]) -> 
             add(str(finding))
         for text in example.metadata.get("finding_texts", ()):
             add(str(text).lower() + " ;")
+        for token in example.metadata.get("vocabulary", ()):  # a task's whole answer vocabulary (code_sim)
+            add(str(token))
     return list(words)

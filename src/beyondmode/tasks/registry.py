@@ -68,6 +68,7 @@ def task_options(name: str) -> list[str]:
 
 def _register_builtin() -> None:
     from beyondmode.tasks.ambigqa import AmbigQATask
+    from beyondmode.tasks.code_sim import CodeSimTask
     from beyondmode.tasks.ddx_sim_task import DdxSimTask
     from beyondmode.tasks.ddxplus import DdxPlusTask
     from beyondmode.tasks.hotpotqa import HotpotQATask
@@ -83,6 +84,7 @@ def _register_builtin() -> None:
         ("mbpp", MbppTask),
         ("humaneval", HumanEvalTask),
         ("qa", QATask),
+        ("code_sim", CodeSimTask),
     ):
         register_task(name, factory)
 

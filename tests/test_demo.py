@@ -10,7 +10,7 @@ import pytest
 
 from beyondmode.demo.pipeline import run_demo
 from beyondmode.demo.profiles import DemoRun, get_profile
-from beyondmode.demo.summary import TARGETS
+from beyondmode.demo.goals import goals_for
 
 pytestmark = pytest.mark.slow
 
@@ -39,8 +39,12 @@ def test_quick_profile_writes_the_report_and_a_complete_summary(quick_runs: tupl
     expected |= {f"warmstart-{run.warmstart_key}/{m}" for run in runs for m in _methods(run)}
     assert set(summary["runs"]) == expected
     assert summary["oracle"]["recall@3"] > 0
-    for name in ("multi_rlcr-k3-s0/multi_answer", "multi_rlcr_token-k3-s0/multi_answer"):
-        assert set(summary["targets"][name]) == set(TARGETS)
+    for run in runs:
+        goals = goals_for(run.name)
+        assert set(summary["targets"].get(run.name, {})) == set(goals), run.name
+    assert {"multi_rlvr-k3-s0", "multi_rlcr-k3-s0", "multi_rlcr_token-k3-s0", "rlvr-s0"} <= set(
+        summary["targets"]
+    )
     assert summary["total_s"] > 0 and all(t > 0 for t in summary["timings_s"].values())
     html = (run_dir / "report.html").read_text()
     assert "Summary" in html and "held-out simulated patients" in html

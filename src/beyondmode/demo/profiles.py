@@ -143,10 +143,12 @@ PROFILES: dict[str, DemoProfile] = {
         recall_ks=(1, 3, 6),
         eval_batch=64,
     ),
-    "default": DemoProfile(name="default", runs=standard_runs((0,), replicate_seeds=(1,))),
+    "default": DemoProfile(name="default", runs=standard_runs((0,))),
     "full": DemoProfile(
         name="full",
-        runs=standard_runs((0, 1, 2)) + tuple(DemoRun("multi_rlvr", 0, num_candidates=k) for k in (2, 4, 5)),
+        runs=standard_runs((0, 1, 2))
+        + tuple(DemoRun("multi_rlvr", 0, num_candidates=k) for k in (2, 4, 5))
+        + (DemoRun("multi_rlcr", 0, confidence_credit="token", oracle_assisted=True),),
         grpo_steps=300,
     ),
 }

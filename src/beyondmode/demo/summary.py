@@ -1,7 +1,7 @@
 """The demo's headline numbers, its targets, and a plain-language summary of what the run shows.
 
 Reads the `summary.json` of each evaluated run. Every number comes from those files: nothing here is
-hard-coded except the targets of issue 6, which are reported as met or not met.
+hard-coded; the goals (`beyondmode.demo.goals`) are reported as met or not met.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from beyondmode.demo.goals import run_goals
 from beyondmode.demo.profiles import DemoProfile
 from beyondmode.demo.rl_gain import rl_gain_rows
 
@@ -28,14 +29,6 @@ HEADLINE = (
     "oracle_gap",
     "format_rate",
 )
-
-TARGETS = {
-    "recall@3 >= 90% of the oracle's": ("recall@3", "ratio_min", 0.9),
-    "ECE <= 0.05": ("ece", "max", 0.05),
-    "mean |q - posterior| <= 0.08": ("oracle_gap", "max", 0.08),
-    "AUROC >= 90% of the oracle's": ("auroc", "ratio_min", 0.9),
-    "tokens per answer set <= 0.5x best-of-3": ("tokens_ratio", "max", 0.5),
-}
 
 
 def _mean(block: dict[str, Any] | None, key: str) -> float | None:
@@ -81,7 +74,7 @@ def demo_summary(
         if eval_dir.name in warm_evals
         for row in rl_gain_rows(profile, by_name[eval_dir.name], warm_evals[eval_dir.name], eval_dir)
     ]
-    return {
+    summary = {
         "profile": profile.name,
         "num_eval": profile.num_eval,
         "max_answers": profile.max_answers,
@@ -89,8 +82,9 @@ def demo_summary(
         "oracle": oracle_row,
         "rl_gain": gains,
         "spread": _spread(rows),
-        "targets": _targets(rows, oracle_row),
     }
+    summary["targets"] = run_goals(summary)
+    return summary
 
 
 def _headline(block: dict[str, Any], profile: DemoProfile) -> dict[str, Any]:
@@ -113,26 +107,6 @@ def _spread(rows: dict[str, dict[str, Any]]) -> dict[str, dict[str, list[float]]
             if value is not None and not math.isnan(value):
                 families.setdefault(family, {}).setdefault(key, []).append(value)
     return {family: values for family, values in families.items() if any(len(v) > 1 for v in values.values())}
-
-
-def _targets(rows: dict[str, dict[str, Any]], oracle: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
-    """Issue 6's goals for every multi_rlcr run: value, threshold, met (None where not measurable)."""
-    results: dict[str, dict[str, Any]] = {}
-    for name, row in rows.items():
-        if not name.startswith("multi_rlcr"):
-            continue
-        checks = {}
-        for label, (key, kind, threshold) in TARGETS.items():
-            value = row.get(key)
-            if kind == "ratio_min":
-                base = (oracle or {}).get(key)
-                value = value / base if value is not None and base else None
-                met = None if value is None else value >= threshold
-            else:
-                met = None if value is None or math.isnan(value) else value <= threshold
-            checks[label] = {"value": value, "met": met}
-        results[name] = checks
-    return results
 
 
 def _fmt(value: float | None, digits: int = 2) -> str:

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from beyondmode.demo.goals import goals_for
 from beyondmode.demo.pipeline import run_demo
 from beyondmode.demo.profiles import DemoRun, get_profile
-from beyondmode.demo.goals import goals_for
 
 pytestmark = pytest.mark.slow
 

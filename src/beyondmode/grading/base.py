@@ -11,6 +11,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from beyondmode.posterior import Posterior
+
 Gold = tuple[tuple[str, ...], ...]
 
 
@@ -89,31 +91,40 @@ def grade_labels(texts: Sequence[str], gold: Gold, grader: Grader) -> Grades:
 def grade_expected(
     texts: Sequence[str], posterior: Mapping[str, float], grader: Grader, gold: Gold = ()
 ) -> Grades:
-    """Grade candidates by their probability of being the truth under an exact posterior (expected mode).
+    """Grade candidates by their probability of being in the gold set under an exact posterior.
 
-    y_i = P(candidate i is the true answer | prompt), with duplicates and re-hits scored 0, exactly as a
-    label would score them. A posterior answer also accepts the aliases of the gold element it names
-    (so "flu" earns P("influenza") when the gold element is ("influenza", "flu")).
+    y_i = P(candidate i is in Y* | prompt) (for a single true answer, P(candidate i is the truth)), with
+    duplicates and re-hits scored 0, exactly as a label would score them. Each posterior answer also
+    accepts its aliases: those a `beyondmode.posterior.Posterior` carries for EVERY answer, so the
+    verdicts do not depend on which label was drawn, and those of the gold element it names (all that a
+    plain mapping without an alias map offers: then an alias of an answer other than the drawn label
+    earns nothing, so such rewards depend on the label). `num_gold`
+    is the expected size of Y*, sum_a P(a in Y*) rounded (1 for a posterior over one true answer).
 
     >>> from beyondmode.grading import get_grader
-    >>> post = {"influenza": 0.7, "cold": 0.3}
-    >>> grade_expected(["cold", "flu", "cold"], post, get_grader("exact_match"), (("influenza", "flu"),)).hits
+    >>> from beyondmode.posterior import Posterior
+    >>> post = Posterior({"influenza": 0.7, "cold": 0.3}, {"influenza": ("flu",), "cold": ("coryza",)})
+    >>> grade_expected(["coryza", "flu", "cold"], post, get_grader("exact_match")).hits
     (0.3, 0.7, 0.0)
     """
     keys = tuple(posterior)
-    labels = grade_labels(texts, _posterior_as_gold(keys, gold, grader), grader)
+    labels = grade_labels(texts, _posterior_as_gold(posterior, gold, grader), grader)
     hits = tuple(0.0 if index is None else float(posterior[keys[index]]) for index in labels.matched)
     matched = tuple(None if index is None else keys[index] for index in labels.matched)
-    return Grades(hits, matched, labels.distinct, 1)
+    num_gold = max(1, round(sum(posterior.values())))
+    return Grades(hits, matched, labels.distinct, num_gold)
 
 
-def _posterior_as_gold(keys: tuple[str, ...], gold: Gold, grader: Grader) -> Gold:
-    if not gold:
-        return tuple((key,) for key in keys)
+def _posterior_as_gold(posterior: Mapping[str, float], gold: Gold, grader: Grader) -> Gold:
+    """One gold element per posterior answer: the answer, its own aliases, and those of the gold element
+    it names (the only aliases a plain mapping or an older export without an alias map can offer)."""
     result = []
-    for key in keys:
-        index = grader.match(key, gold)
-        result.append((key, *gold[index]) if index is not None else (key,))
+    for key in posterior:
+        spellings = [key, *(posterior.aliases_of(key) if isinstance(posterior, Posterior) else ())]
+        index = grader.match(key, gold) if gold else None
+        if index is not None:
+            spellings.extend(gold[index])
+        result.append(tuple(dict.fromkeys(spellings)))
     return tuple(result)
 
 

@@ -27,9 +27,9 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from beyondmode.posterior import decode_posterior
 from beyondmode.rewards import TERM_NAMES
 from beyondmode.scoring import RewardMode, ScoredCompletion, Scorer
-from beyondmode.train.dataset import decode_posterior
 from beyondmode.types import Violation
 
 logger = logging.getLogger(__name__)

@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import roc_auc_score
 
@@ -127,3 +129,15 @@ def test_bootstrap_with_a_statistic_over_records() -> None:
     point = pooled_auroc(records)
     assert low <= point <= high
     assert metrics.summarize(np.ones(3)) == {"mean": 1.0, "ci_low": 1.0, "ci_high": 1.0}
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    pairs=st.lists(st.tuples(st.floats(0, 1), st.floats(0, 1)), min_size=1, max_size=5),
+)
+def test_set_brier_is_one_minus_the_brier_reward_for_any_hits(pairs: list[tuple[float, float]]) -> None:
+    """One Brier formula: the metric on (q, y) is 1 - the reward term on the same set, probabilities too."""
+    from beyondmode.rewards import brier
+
+    confidences, hits = [q for q, _ in pairs], [y for _, y in pairs]
+    assert metrics.set_brier([confidences], [hits]) == pytest.approx(1.0 - brier(hits, confidences, len(pairs)))

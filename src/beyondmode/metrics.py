@@ -23,6 +23,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from beyondmode.rewards import brier_loss
+
 T = TypeVar("T")
 
 Matched = Sequence[Hashable | None]
@@ -121,17 +123,21 @@ def distinct_at_n(answer_keys: Sequence[Sequence[Hashable]], n: int = 30) -> flo
 def set_brier_per_example(
     confidences: Sequence[Sequence[float]], hits: Sequence[Sequence[float]]
 ) -> np.ndarray:
-    """(1/K) sum_i (q_i - y_i)^2 for each example's answer set (a loss: lower is better)."""
+    """(1/K) sum_i brier_loss(q_i, y_i) for each example's answer set (a loss: lower is better).
+
+    `beyondmode.rewards.brier_loss` is (q - y)^2 for 0/1 hits and adds the label variance y (1 - y) for
+    probabilities, so that this metric is exactly 1 - the reward's brier term of the same set.
+    """
     values = []
-    for q, y in zip(confidences, hits, strict=True):
+    for number, (q, y) in enumerate(zip(confidences, hits, strict=True)):
         if len(q) != len(y):
-            raise ValueError(f"an example has {len(q)} confidences but {len(y)} hits")
-        values.append(float(np.mean((np.asarray(q, float) - np.asarray(y, float)) ** 2)) if q else 0.0)
+            raise ValueError(f"example {number} has {len(q)} confidences but {len(y)} hits")
+        values.append(sum(brier_loss(a, b) for a, b in zip(q, y, strict=True)) / len(q) if q else 0.0)
     return np.array(values, dtype=float)
 
 
 def set_brier(confidences: Sequence[Sequence[float]], hits: Sequence[Sequence[float]]) -> float:
-    """Mean over examples of (1/K) sum_i (q_i - y_i)^2.
+    """Mean over examples of (1/K) sum_i (q_i - y_i)^2 (plus y_i (1 - y_i) for probabilities y_i).
 
     >>> round(set_brier([[0.8, 0.1]], [[1, 0]]), 6)
     0.025

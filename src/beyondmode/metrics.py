@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from beyondmode.grading.base import answer_order
 from beyondmode.rewards import brier_loss
 
 T = TypeVar("T")
@@ -34,12 +35,12 @@ Matched = Sequence[Hashable | None]
 def rank_by_confidence(confidences: Sequence[float | None]) -> list[int]:
     """Indices of candidates, highest confidence first; stable, and slot order without confidences.
 
+    The same order in which `beyondmode.scoring.Scorer` resolves duplicates (`grading.answer_order`).
+
     >>> rank_by_confidence([0.2, 0.5, 0.2]), rank_by_confidence([None, None])
     ([1, 0, 2], [0, 1])
     """
-    if any(q is None for q in confidences):
-        return list(range(len(confidences)))
-    return sorted(range(len(confidences)), key=lambda i: -confidences[i])  # type: ignore[operator]
+    return answer_order(confidences)
 
 
 # ---------------------------------------------------------------------------- recall / coverage

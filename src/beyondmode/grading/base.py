@@ -53,43 +53,67 @@ class Grades:
     num_gold: int
 
 
-def grade_labels(texts: Sequence[str], gold: Gold, grader: Grader) -> Grades:
-    """Grade candidates against gold answers (label mode).
+def answer_order(confidences: Sequence[float | None]) -> list[int]:
+    """Slot indices in answer order: highest confidence first (stable on ties), slot order when any
+    confidence is missing. Duplicates and re-hits are resolved in this order, so the candidate that is
+    ranked first keeps the credit.
+
+    >>> answer_order([0.2, 0.5, 0.2]), answer_order([0.9, None])
+    ([1, 0, 2], [0, 1])
+    """
+    if any(q is None for q in confidences):
+        return list(range(len(confidences)))
+    return sorted(range(len(confidences)), key=lambda i: -confidences[i])  # type: ignore[operator]
+
+
+def grade_labels(
+    texts: Sequence[str], gold: Gold, grader: Grader, order: Sequence[int] | None = None
+) -> Grades:
+    """Grade candidates against gold answers (label mode); results are in slot order.
+
+    `order` (default: slot order) is the order in which duplicates and re-hits are resolved: pass
+    `answer_order(confidences)` so that the highest-confidence copy of an answer is the hit.
 
     >>> from beyondmode.grading import get_grader
     >>> g = grade_labels(["flu", "Flu.", "measles"], (("flu",), ("measles",)), get_grader("exact_match"))
     >>> g.hits, g.matched, g.distinct
     ((1.0, 0.0, 1.0), (0, None, 1), False)
+    >>> grade_labels(["flu", "flu"], (("flu",),), get_grader("exact_match"), order=[1, 0]).hits
+    (0.0, 1.0)
     """
+    order = range(len(texts)) if order is None else order
+    if sorted(order) != list(range(len(texts))):
+        raise ValueError(f"order must be a permutation of the {len(texts)} candidate indices, got {list(order)}")
     seen: set[str] = set()
     taken: set[int] = set()
-    hits: list[float] = []
-    matched: list[int | None] = []
+    hits: list[float] = [0.0] * len(texts)
+    matched: list[int | None] = [None] * len(texts)
     distinct = True
-    for text in texts:
+    exclusive = getattr(grader, "exclusive_gold", True)
+    for position in order:
+        text = texts[position]
         key = grader.canonical(text)
         if key in seen:
             distinct = False
-            hits.append(0.0)
-            matched.append(None)
             continue
         seen.add(key)
         index = grader.match(text, gold)
-        if index is not None and index in taken and getattr(grader, "exclusive_gold", True):
+        if index is not None and index in taken and exclusive:
             distinct = False
-            index = None
-        if index is None:
-            hits.append(0.0)
-            matched.append(None)
-        else:
+            continue
+        if index is not None:
             taken.add(index)
-            hits.append(1.0)
-            matched.append(index)
+            hits[position] = 1.0
+            matched[position] = index
     return Grades(tuple(hits), tuple(matched), distinct, len(gold))
 
 
 def grade_expected(
-    texts: Sequence[str], posterior: Mapping[str, float], grader: Grader, gold: Gold = ()
+    texts: Sequence[str],
+    posterior: Mapping[str, float],
+    grader: Grader,
+    gold: Gold = (),
+    order: Sequence[int] | None = None,
 ) -> Grades:
     """Grade candidates by their probability of being in the gold set under an exact posterior.
 
@@ -100,6 +124,7 @@ def grade_expected(
     plain mapping without an alias map offers: then an alias of an answer other than the drawn label
     earns nothing, so such rewards depend on the label). `num_gold`
     is the expected size of Y*, sum_a P(a in Y*) rounded (1 for a posterior over one true answer).
+    `order` is as in `grade_labels`.
 
     >>> from beyondmode.grading import get_grader
     >>> from beyondmode.posterior import Posterior
@@ -108,7 +133,7 @@ def grade_expected(
     (0.3, 0.7, 0.0)
     """
     keys = tuple(posterior)
-    labels = grade_labels(texts, _posterior_as_gold(posterior, gold, grader), grader)
+    labels = grade_labels(texts, _posterior_as_gold(posterior, gold, grader), grader, order)
     hits = tuple(0.0 if index is None else float(posterior[keys[index]]) for index in labels.matched)
     matched = tuple(None if index is None else keys[index] for index in labels.matched)
     num_gold = max(1, round(sum(posterior.values())))

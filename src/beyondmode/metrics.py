@@ -133,6 +133,8 @@ def set_brier_per_example(
     for number, (q, y) in enumerate(zip(confidences, hits, strict=True)):
         if len(q) != len(y):
             raise ValueError(f"example {number} has {len(q)} confidences but {len(y)} hits")
+        _check_finite(q, f"confidences of example {number}")
+        _check_finite(y, f"hits of example {number}")
         values.append(sum(brier_loss(a, b) for a, b in zip(q, y, strict=True)) / len(q) if q else 0.0)
     return np.array(values, dtype=float)
 
@@ -164,8 +166,13 @@ def reliability_bins(
 
     Empty bins have count 0 and NaN means.
     """
+    if num_bins < 1:
+        raise ValueError(f"num_bins must be >= 1, got {num_bins}")
     q, y = _pairs(confidences, hits)
-    index = np.minimum((q * num_bins).astype(int), num_bins - 1)
+    # the edges the bins report (b / num_bins), not floor(q * num_bins), which rounds 0.8999999999999999
+    # into [0.9, 1.0]
+    edges = np.arange(num_bins + 1) / num_bins
+    index = np.clip(np.searchsorted(edges, q, side="right") - 1, 0, num_bins - 1)
     bins = []
     for b in range(num_bins):
         mask = index == b
@@ -295,7 +302,20 @@ def _pairs(first: Sequence[float], second: Sequence[float]) -> tuple[np.ndarray,
     b = np.asarray(second, dtype=float).ravel()
     if a.shape != b.shape:
         raise ValueError(f"got {a.size} confidences but {b.size} targets")
+    _check_finite(a, "confidences")
+    _check_finite(b, "targets (hits or true probabilities)")
     return a, b
+
+
+def _check_finite(values: Sequence[float] | np.ndarray, what: str) -> None:
+    """Raise on NaN or infinite values: a metric must not silently skip (ECE) or rank (AUROC) them."""
+    array = np.asarray(values, dtype=float)
+    bad = np.flatnonzero(~np.isfinite(array))
+    if bad.size:
+        raise ValueError(
+            f"{what} must be finite numbers; {bad.size} of {array.size} are not (first at index "
+            f"{int(bad[0])}: {array.flat[int(bad[0])]}); drop or repair those answers before computing metrics"
+        )
 
 
 def _average_ranks(values: np.ndarray) -> np.ndarray:

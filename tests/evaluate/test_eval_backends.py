@@ -70,8 +70,9 @@ def test_chat_template_used_when_present_else_plain(tiny_model_dir, tmp_path) ->
 
 def test_project_tiny_model_gets_the_training_prompt(tmp_path) -> None:
     """A model from `beyondmode.models.tiny` (what training saves) is prompted exactly as in training."""
-    tiny = pytest.importorskip("beyondmode.models.tiny")
+    pytest.importorskip("torch")
     from beyondmode.evaluate.backends.transformers_backend import TransformersBackend
+    from beyondmode.models import tiny
 
     tokenizer = tiny.build_word_tokenizer(["name a canid. <answer> fox </answer>"])
     model = tiny.build_tiny_model(tiny.TinyModelSpec(), tokenizer)

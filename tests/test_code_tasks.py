@@ -14,7 +14,6 @@ from beyondmode.formats import AnswerFormat
 from beyondmode.grading import get_grader
 from beyondmode.sandbox import Limits, RunResult, Sandbox
 from beyondmode.scoring import Scorer
-from beyondmode.tasks import Task
 from beyondmode.tasks.humaneval import HumanEvalTask, load_humaneval
 from beyondmode.tasks.mbpp import SPLITS, MbppTask, load_mbpp, signature
 from beyondmode.tasks.mutation import mutate_returns
@@ -83,10 +82,11 @@ def test_mbpp_split_is_checked() -> None:
 
 
 # ------------------------------------------------------------------------------------------ prompts
-def test_tasks_satisfy_the_protocol() -> None:
+def test_tasks_yield_code_graded_examples() -> None:
     for task in (MbppTask(MBPP_FULL), HumanEvalTask(HUMANEVAL)):
-        assert isinstance(task, Task)
         assert task.grader == "code"
+        example = next(iter(task.examples(FORMAT)))
+        assert example.grader == "code" and example.gold and example.prompt[-1]["content"]
 
 
 def test_mbpp_prompt_gives_signature_and_one_test() -> None:

@@ -92,3 +92,52 @@ def test_math_grader_equivalences() -> None:
     assert grader.match("\\frac{1}{2}", (("0.5",),)) == 0
     assert grader.match("2", (("3",), ("4/2",))) == 1
     assert grader.match("7", (("3",),)) is None
+
+
+def test_math_grader_works_in_worker_threads() -> None:
+    """math-verify's signal timeout fails off the main thread; the grader must still find equalities."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    pytest.importorskip("math_verify")
+    from beyondmode.grading.symbolic import MathGrader
+
+    grader = MathGrader()
+    pairs = [("\\frac{1}{2}", "0.5"), ("4/2", "2"), ("2^{3}", "8"), ("\\sqrt{4}", "2"), ("7", "3")]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(lambda pair: grader.match(pair[0], ((pair[1],),)), pairs))
+    assert results == [0, 0, 0, 0, None]
+    assert grader.failures == 0
+
+
+def test_math_grader_failures_are_counted_and_logged_as_a_metric(monkeypatch, caplog) -> None:
+    pytest.importorskip("math_verify")
+    import logging
+
+    from beyondmode.grading.symbolic import MathGrader
+    from beyondmode.scoring import Scorer
+    from beyondmode.train.trl_rewards import ScoreCache, TotalReward
+
+    grader = MathGrader()
+
+    def broken(*args, **kwargs):
+        raise RecursionError("deep expression")
+
+    monkeypatch.setattr(grader._math_verify, "verify", broken)
+    base = Scorer.for_method("rlvr", grader="math")
+    reward = TotalReward(ScoreCache(Scorer(base.answer_format, base.spec, grader)))
+    logged: dict[str, float] = {}
+    with caplog.at_level(logging.WARNING, logger="beyondmode.grading.symbolic"):
+        reward(["<think> x </think> <answer> 1/2 </answer>"], [["0.5"]], log_metric=logged.__setitem__)
+    assert logged["grading/failures"] == 1.0
+    assert grader.failure_counts == {"RecursionError": 1}
+    assert "math grader failure" in caplog.text
+
+    def times_out(*args, **kwargs):  # what math-verify does on a timeout: log it and say "not equal"
+        logging.getLogger("math_verify.grader").warning("Timeout during comparison")
+        return False
+
+    monkeypatch.setattr(grader._math_verify, "verify", times_out)
+    assert grader.match("1/2", (("0.5",),)) is None
+    assert grader.failure_counts["timeout"] == 1 and grader.failures == 2
+    logging.getLogger("math_verify.grader").warning("Timeout during comparison")  # not while grading
+    assert grader.failures == 2

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import roc_auc_score
 
@@ -77,9 +80,7 @@ def test_ece_matches_independent_computation(seed: int) -> None:
     q = rng.random(1000)
     y = (rng.random(1000) < q**2).astype(int)
     accuracy, confidence = calibration_curve(y, q, n_bins=10, strategy="uniform")
-    bin_ids = np.minimum((q * 10).astype(int), 9)
-    counts = np.bincount(bin_ids, minlength=10)
-    counts = counts[counts > 0]
+    counts = np.array([c for c in _bins_by_hand(q.tolist(), 10) if c])  # not the code's own binning
     independent = float(np.sum(counts / len(q) * np.abs(accuracy - confidence)))
     assert metrics.expected_calibration_error(q, y) == pytest.approx(independent)
     bins = metrics.reliability_bins(q, y)
@@ -127,3 +128,61 @@ def test_bootstrap_with_a_statistic_over_records() -> None:
     point = pooled_auroc(records)
     assert low <= point <= high
     assert metrics.summarize(np.ones(3)) == {"mean": 1.0, "ci_low": 1.0, "ci_high": 1.0}
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    pairs=st.lists(st.tuples(st.floats(0, 1), st.floats(0, 1)), min_size=1, max_size=5),
+)
+def test_set_brier_is_one_minus_the_brier_reward_for_any_hits(pairs: list[tuple[float, float]]) -> None:
+    """One Brier formula: the metric on (q, y) is 1 - the reward term on the same set, probabilities too."""
+    from beyondmode.rewards import brier
+
+    confidences, hits = [q for q, _ in pairs], [y for _, y in pairs]
+    assert metrics.set_brier([confidences], [hits]) == pytest.approx(1.0 - brier(hits, confidences, len(pairs)))
+
+
+def _bins_by_hand(q: list[float], num_bins: int) -> list[int]:
+    """Bin b is [b / num_bins, (b + 1) / num_bins), the last one closed: a loop over the stated edges."""
+    counts = [0] * num_bins
+    for value in q:
+        for b in range(num_bins):
+            lower, upper = b / num_bins, (b + 1) / num_bins
+            if lower <= value < upper or (b == num_bins - 1 and value == upper):
+                counts[b] += 1
+                break
+    return counts
+
+
+@pytest.mark.parametrize("num_bins", [10, 20, 7])
+def test_bin_edges_match_a_hand_written_loop_on_continuous_values(num_bins: int) -> None:
+    rng = np.random.default_rng(num_bins)
+    edges = [b / num_bins for b in range(num_bins + 1)]
+    near_edges = [float(np.nextafter(e, d)) for e in edges for d in (-1.0, 2.0)] + edges
+    q = [v for v in [*rng.random(2000).tolist(), *near_edges] if 0.0 <= v <= 1.0]
+    y = (rng.random(len(q)) < 0.5).astype(float).tolist()
+    bins = metrics.reliability_bins(q, y, num_bins)
+    assert [b.count for b in bins] == _bins_by_hand(q, num_bins)
+    assert [(b.lower, b.upper) for b in bins] == list(itertools.pairwise(edges))
+    by_hand = 0.0
+    for b in range(num_bins):
+        members = [(qi, yi) for qi, yi in zip(q, y, strict=True) if _bins_by_hand([qi], num_bins)[b]]
+        if members:
+            by_hand += len(members) * abs(np.mean([m[1] for m in members]) - np.mean([m[0] for m in members]))
+    assert metrics.expected_calibration_error(q, y, num_bins) == pytest.approx(by_hand / len(q))
+
+
+@pytest.mark.parametrize(
+    "metric",
+    [
+        lambda q, y: metrics.expected_calibration_error(q, y),
+        lambda q, y: metrics.auroc(q, y),
+        lambda q, y: metrics.reliability_bins(q, y),
+        lambda q, y: metrics.oracle_gap(q, y),
+        lambda q, y: metrics.set_brier([q], [y]),
+    ],
+    ids=["ece", "auroc", "bins", "oracle_gap", "set_brier"],
+)
+def test_nan_confidences_raise(metric) -> None:
+    with pytest.raises(ValueError, match="must be finite"):
+        metric([0.9, math.nan, 0.2], [1.0, 0.0, 0.0])

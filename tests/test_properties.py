@@ -99,7 +99,14 @@ def test_parser_never_raises_on_mutations(fmt_and_candidates, data) -> None:
             )
         else:
             text = text[:position] + text[max(0, position - 20) : position] + text[position:]
-    fmt.parse(text)
+    parsed = fmt.parse(text)
+    assert parsed.raw == text
+    assert parsed.format_ok == (not parsed.violations)
+    assert len(parsed.candidates) <= fmt.num_candidates
+    for candidate in parsed.candidates:
+        assert candidate.confidence is None or 0.0 <= candidate.confidence <= 1.0
+        assert fmt.with_confidence or candidate.confidence is None
+    assert parsed == fmt.parse_general(text)  # the fast path never decides a mutated text differently
 
 
 GOLD_NAMES = ["alpha", "beta", "gamma", "delta", "epsilon"]

@@ -207,3 +207,36 @@ def test_scorer_pickles() -> None:
     clone = pickle.loads(pickle.dumps(scorer))
     completion = multi([("flu", "0.6"), ("cold", "0.3"), ("covid", "0.1")])
     assert clone.score(completion, SINGLE_GOLD).breakdown == scorer.score(completion, SINGLE_GOLD).breakdown
+
+
+@pytest.mark.parametrize("mode", ["label", "expected"])
+def test_duplicates_are_resolved_in_confidence_order(mode: str) -> None:
+    """["flu" 0.2, "flu" 0.7] with truth flu: the ranked-first copy is the hit, so top1 is 1."""
+    scorer = Scorer.for_method("multi_rlcr", 2, mode=mode)
+    completion = (
+        "<think> x </think> <answer1> flu </answer1> <confidence1> 0.2 </confidence1>"
+        " <answer2> flu </answer2> <confidence2> 0.7 </confidence2>"
+    )
+    scored = scorer.score(completion, [["flu"]], {"flu": 1.0, "cold": 0.0})
+    assert scored.grades.hits == (0.0, 1.0)
+    assert scored.breakdown.terms["top1"] == 1.0
+    assert scored.breakdown.terms["brier"] == pytest.approx(1 - (0.2**2 + 0.3**2) / 2)
+
+
+def test_eval_ranks_before_resolving_duplicates() -> None:
+    from beyondmode.evaluate.backends.base import Generation
+    from beyondmode.evaluate.methods import build_methods
+    from beyondmode.evaluate.scored import score_generation
+    from beyondmode.evaluate.settings import EvalSettings
+    from beyondmode.metrics import top1_per_example
+    from beyondmode.types import Example
+
+    method = build_methods(EvalSettings(methods=("multi_answer",), num_candidates=2, require_think=False))[0]
+    example = Example(
+        "e", ({"role": "user", "content": "?"},), (("flu",),), posterior={"flu": 0.6, "cold": 0.4}
+    )
+    text = "<answer1> flu </answer1> <confidence1> 0.2 </confidence1> <answer2> flu </answer2> <confidence2> 0.7 </confidence2>"
+    scored = score_generation(method, example, 0, Generation(text, 4, 0.0))
+    assert scored.confidences == (0.7, 0.2) and scored.hits == (1.0, 0.0)
+    assert scored.true_probabilities == (0.6, 0.0)
+    assert top1_per_example([scored.matched]).tolist() == [1.0]

@@ -268,7 +268,6 @@ def test_empty_test_split_warns(tmp_path: Path, caplog: pytest.LogCaptureFixture
 def test_cli_exports_the_embedded_simulator_end_to_end(tmp_path: Path) -> None:
     """The real registry and ddx_sim (embedded, no data files): export with expected rewards, then the
     Bayes-optimal answer set scores through compute_score exactly as through Scorer.score."""
-    pytest.importorskip("beyondmode.tasks.registry", reason="no task registry in this beyondmode")
     code = main(["export", "verl", "ddx_sim", "--out", str(tmp_path), "--reward-mode", "expected",
                  "--option", "num_examples=30", "--option", "seed=3"])  # fmt: skip
     assert code == 0
@@ -288,6 +287,5 @@ def test_cli_exports_the_embedded_simulator_end_to_end(tmp_path: Path) -> None:
 
 
 def test_cli_names_an_unknown_task(tmp_path: Path) -> None:
-    pytest.importorskip("beyondmode.tasks.registry", reason="no task registry in this beyondmode")
     with pytest.raises(SystemExit, match="unknown task 'no_such_task'"):
         main(["export", "verl", "no_such_task", "--out", str(tmp_path)])

@@ -26,8 +26,9 @@ from beyondmode.integrations.verl import (
     compute_score_batch,
     verl_row,
 )
-from beyondmode.integrations.verl.reward import decode_gold, decode_posterior
+from beyondmode.integrations.verl.reward import decode_gold
 from beyondmode.methods import Method, method_format, method_spec
+from beyondmode.posterior import decode_posterior
 from beyondmode.rewards import TERM_NAMES
 from beyondmode.scoring import RewardMode, Scorer
 from beyondmode.types import Candidate, Example

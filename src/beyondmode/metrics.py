@@ -23,6 +23,9 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from beyondmode.grading.base import answer_order
+from beyondmode.rewards import brier_loss
+
 T = TypeVar("T")
 
 Matched = Sequence[Hashable | None]
@@ -32,12 +35,12 @@ Matched = Sequence[Hashable | None]
 def rank_by_confidence(confidences: Sequence[float | None]) -> list[int]:
     """Indices of candidates, highest confidence first; stable, and slot order without confidences.
 
+    The same order in which `beyondmode.scoring.Scorer` resolves duplicates (`grading.answer_order`).
+
     >>> rank_by_confidence([0.2, 0.5, 0.2]), rank_by_confidence([None, None])
     ([1, 0, 2], [0, 1])
     """
-    if any(q is None for q in confidences):
-        return list(range(len(confidences)))
-    return sorted(range(len(confidences)), key=lambda i: -confidences[i])  # type: ignore[operator]
+    return answer_order(confidences)
 
 
 # ---------------------------------------------------------------------------- recall / coverage
@@ -121,17 +124,23 @@ def distinct_at_n(answer_keys: Sequence[Sequence[Hashable]], n: int = 30) -> flo
 def set_brier_per_example(
     confidences: Sequence[Sequence[float]], hits: Sequence[Sequence[float]]
 ) -> np.ndarray:
-    """(1/K) sum_i (q_i - y_i)^2 for each example's answer set (a loss: lower is better)."""
+    """(1/K) sum_i brier_loss(q_i, y_i) for each example's answer set (a loss: lower is better).
+
+    `beyondmode.rewards.brier_loss` is (q - y)^2 for 0/1 hits and adds the label variance y (1 - y) for
+    probabilities, so that this metric is exactly 1 - the reward's brier term of the same set.
+    """
     values = []
-    for q, y in zip(confidences, hits, strict=True):
+    for number, (q, y) in enumerate(zip(confidences, hits, strict=True)):
         if len(q) != len(y):
-            raise ValueError(f"an example has {len(q)} confidences but {len(y)} hits")
-        values.append(float(np.mean((np.asarray(q, float) - np.asarray(y, float)) ** 2)) if q else 0.0)
+            raise ValueError(f"example {number} has {len(q)} confidences but {len(y)} hits")
+        _check_finite(q, f"confidences of example {number}")
+        _check_finite(y, f"hits of example {number}")
+        values.append(sum(brier_loss(a, b) for a, b in zip(q, y, strict=True)) / len(q) if q else 0.0)
     return np.array(values, dtype=float)
 
 
 def set_brier(confidences: Sequence[Sequence[float]], hits: Sequence[Sequence[float]]) -> float:
-    """Mean over examples of (1/K) sum_i (q_i - y_i)^2.
+    """Mean over examples of (1/K) sum_i (q_i - y_i)^2 (plus y_i (1 - y_i) for probabilities y_i).
 
     >>> round(set_brier([[0.8, 0.1]], [[1, 0]]), 6)
     0.025
@@ -157,8 +166,13 @@ def reliability_bins(
 
     Empty bins have count 0 and NaN means.
     """
+    if num_bins < 1:
+        raise ValueError(f"num_bins must be >= 1, got {num_bins}")
     q, y = _pairs(confidences, hits)
-    index = np.minimum((q * num_bins).astype(int), num_bins - 1)
+    # the edges the bins report (b / num_bins), not floor(q * num_bins), which rounds 0.8999999999999999
+    # into [0.9, 1.0]
+    edges = np.arange(num_bins + 1) / num_bins
+    index = np.clip(np.searchsorted(edges, q, side="right") - 1, 0, num_bins - 1)
     bins = []
     for b in range(num_bins):
         mask = index == b
@@ -288,7 +302,20 @@ def _pairs(first: Sequence[float], second: Sequence[float]) -> tuple[np.ndarray,
     b = np.asarray(second, dtype=float).ravel()
     if a.shape != b.shape:
         raise ValueError(f"got {a.size} confidences but {b.size} targets")
+    _check_finite(a, "confidences")
+    _check_finite(b, "targets (hits or true probabilities)")
     return a, b
+
+
+def _check_finite(values: Sequence[float] | np.ndarray, what: str) -> None:
+    """Raise on NaN or infinite values: a metric must not silently skip (ECE) or rank (AUROC) them."""
+    array = np.asarray(values, dtype=float)
+    bad = np.flatnonzero(~np.isfinite(array))
+    if bad.size:
+        raise ValueError(
+            f"{what} must be finite numbers; {bad.size} of {array.size} are not (first at index "
+            f"{int(bad[0])}: {array.flat[int(bad[0])]}); drop or repair those answers before computing metrics"
+        )
 
 
 def _average_ranks(values: np.ndarray) -> np.ndarray:

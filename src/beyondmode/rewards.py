@@ -108,8 +108,21 @@ def any_hit(hits: Sequence[float]) -> float:
     return min(1.0, sum(hits))
 
 
+def brier_loss(confidence: float, hit: float) -> float:
+    """Expected squared error of a stated confidence q against a hit y in [0, 1]: (q - y)^2 + y (1 - y).
+
+    The one Brier formula of the project (the reward term, the set Brier metric and the per-slot token
+    credit all use it). y (1 - y) is the variance of a Bernoulli(y) label, so for a probability y this
+    is E[(q - Y)^2] with Y ~ Bernoulli(y), and for a 0/1 hit it is the plain squared error.
+
+    >>> brier_loss(0.8, 1.0), brier_loss(0.5, 0.5)
+    (0.03999999999999998, 0.25)
+    """
+    return (confidence - hit) ** 2 + hit * (1.0 - hit)
+
+
 def brier(hits: Sequence[float], confidences: Sequence[float | None], num_candidates: int) -> float:
-    """Multi-answer Brier: 1 - (1/K) sum_i [(q_i - y_i)^2 + y_i (1 - y_i)].
+    """Multi-answer Brier: 1 - (1/K) sum_i [(q_i - y_i)^2 + y_i (1 - y_i)] (see `brier_loss`).
 
     The y_i (1 - y_i) part is the expected label noise when y_i is a probability; it is 0 for 0/1 hits.
     Missing slots count as (q, y) = (0, 0); a missing confidence, or no candidate at all, makes the
@@ -122,7 +135,7 @@ def brier(hits: Sequence[float], confidences: Sequence[float | None], num_candid
         return 0.0
     total = 0.0
     for q, y in zip(confidences, hits, strict=True):
-        total += (q - y) ** 2 + y * (1.0 - y)  # type: ignore[operator]
+        total += brier_loss(q, y)  # type: ignore[arg-type]
     return 1.0 - total / num_candidates
 
 
@@ -177,7 +190,7 @@ def compute_terms(
         squared = 0.0
         best = 0
         for index, (q, y) in enumerate(zip(confidences, hits, strict=True)):
-            squared += (q - y) ** 2 + y * (1.0 - y)  # type: ignore[operator]
+            squared += brier_loss(q, y)  # type: ignore[arg-type]
             if q > confidences[best]:  # type: ignore[operator]
                 best = index
         brier_value = 1.0 - squared / num_candidates

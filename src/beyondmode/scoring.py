@@ -18,7 +18,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from beyondmode.formats import AnswerFormat
-from beyondmode.grading.base import Grader, Grades, get_grader, grade_expected, grade_labels
+from beyondmode.grading.base import (
+    Grader,
+    Grades,
+    answer_order,
+    get_grader,
+    grade_expected,
+    grade_labels,
+)
 from beyondmode.methods import method_format, method_spec
 from beyondmode.rewards import RewardBreakdown, RewardSpec, combine, compute_terms
 from beyondmode.scoring_rules import ScoringRule, confidence_term
@@ -88,11 +95,14 @@ class Scorer:
         gold: Sequence[str | Sequence[str]] | tuple[tuple[str, ...], ...],
         posterior: Mapping[str, float] | None = None,
     ) -> Grades:
+        """Grades in slot order; duplicates and re-hits are resolved in answer order (highest confidence
+        first), so the ranked-first copy of an answer is the hit that top1 and the metrics read."""
+        order = answer_order(parsed.confidences)
         if self.mode is RewardMode.EXPECTED:
             if posterior is None:
                 raise ValueError("reward mode 'expected' needs the example's posterior; use mode 'label'")
-            return grade_expected(parsed.texts, posterior, self.grader, _gold_tuple(gold))
-        return grade_labels(parsed.texts, _gold_tuple(gold), self.grader)
+            return grade_expected(parsed.texts, posterior, self.grader, _gold_tuple(gold), order)
+        return grade_labels(parsed.texts, _gold_tuple(gold), self.grader, order)
 
 
 def _gold_tuple(gold: Sequence[str | Sequence[str]]) -> tuple[tuple[str, ...], ...]:

@@ -70,8 +70,9 @@ def test_chat_template_used_when_present_else_plain(tiny_model_dir, tmp_path) ->
 
 def test_project_tiny_model_gets_the_training_prompt(tmp_path) -> None:
     """A model from `beyondmode.models.tiny` (what training saves) is prompted exactly as in training."""
-    tiny = pytest.importorskip("beyondmode.models.tiny")
+    pytest.importorskip("torch")
     from beyondmode.evaluate.backends.transformers_backend import TransformersBackend
+    from beyondmode.models import tiny
 
     tokenizer = tiny.build_word_tokenizer(["name a canid. <answer> fox </answer>"])
     model = tiny.build_tiny_model(tiny.TinyModelSpec(), tokenizer)
@@ -137,3 +138,32 @@ def test_vllm_backend_on_gpu(tiny_model_dir) -> None:
     backend = VLLMBackend(tiny_model_dir, gpu_memory_utilization=0.2, enforce_eager=True)
     out = backend.generate(PROMPTS, n=2, temperature=0.7, max_new_tokens=6, seed=0)
     assert [len(s) for s in out] == [2, 2] and all(1 <= g.num_tokens <= 6 for s in out for g in s)
+
+
+def test_transformers_samples_do_not_depend_on_the_batch(tiny_model_dir) -> None:
+    """Sample j of a prompt comes from its own seed: alone or beside another prompt, the same text."""
+    from beyondmode.evaluate.backends.transformers_backend import TransformersBackend
+
+    backend = TransformersBackend.from_pretrained(tiny_model_dir, device="cpu")
+    both = backend.generate(PROMPTS, n=3, temperature=1.0, max_new_tokens=8, seed=[11, 22])
+    alone = backend.generate([PROMPTS[1]], n=3, temperature=1.0, max_new_tokens=8, seed=[22])
+    shifted = backend.generate([PROMPTS[1]], n=2, temperature=1.0, max_new_tokens=8, seed=[23])
+    assert [g.text for g in alone[0]] == [g.text for g in both[1]]
+    assert [g.text for g in shifted[0]] == [g.text for g in both[1][1:]]  # sample j uses seed + j
+    other = backend.generate([PROMPTS[1]], n=3, temperature=1.0, max_new_tokens=8, seed=[99])
+    assert [g.text for g in other[0]] != [g.text for g in alone[0]]
+    with pytest.raises(ValueError, match="2 seeds for 1 prompts"):
+        backend.generate([PROMPTS[1]], n=1, temperature=1.0, max_new_tokens=2, seed=[1, 2])
+
+
+def test_gumbel_sampling_follows_the_softmax() -> None:
+    """argmax(logits / T + Gumbel) is a draw from softmax(logits / T): frequencies over many rows."""
+    torch = pytest.importorskip("torch")
+    from beyondmode.evaluate.backends.transformers_backend import _row_seeded_gumbel
+
+    logits = torch.tensor([[2.0, 1.0, 0.0, -1.0]]).repeat(4000, 1)
+    processor = _row_seeded_gumbel(list(range(4000)), temperature=0.7)
+    draws = processor(None, logits).argmax(dim=-1)
+    frequencies = torch.bincount(draws, minlength=4).float() / 4000
+    expected = torch.softmax(logits[0] / 0.7, dim=-1)
+    assert torch.allclose(frequencies, expected, atol=0.03), (frequencies, expected)

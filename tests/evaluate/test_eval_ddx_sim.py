@@ -11,11 +11,8 @@ from beyondmode.evaluate.methods import build_methods
 from beyondmode.evaluate.runner import run_evaluation
 from beyondmode.evaluate.settings import EvalSettings
 from beyondmode.metrics import oracle_answer_set
+from beyondmode.tasks import registry
 from beyondmode.types import Candidate
-
-registry = pytest.importorskip(
-    "beyondmode.tasks.registry", reason="the task registry is not on this branch yet"
-)
 
 
 def test_bayes_optimal_answers_reach_the_oracle_row(tmp_path) -> None:

@@ -10,7 +10,8 @@ from typing import ClassVar
 import pytest
 
 from beyondmode.formats import FORMAT_VERSION, AnswerFormat
-from beyondmode.tasks.base import Task, build_prompt
+from beyondmode.grading import get_grader
+from beyondmode.tasks.base import build_prompt
 from beyondmode.tasks.ddx_sim_task import DdxSimTask
 from beyondmode.tasks.export import example_to_row, read_jsonl, row_to_example, to_dataset, write_parquet
 from beyondmode.tasks.registry import TASKS, get_task, register_task
@@ -19,10 +20,18 @@ from beyondmode.types import Example
 FORMAT = AnswerFormat(num_candidates=3)
 
 
-def test_builtin_tasks_are_registered_and_satisfy_the_protocol(fixtures: Path) -> None:
+def test_builtin_tasks_are_registered_and_yield_gradable_examples(fixtures: Path) -> None:
     assert {"ddx_sim", "ddxplus", "ambigqa", "hotpotqa"} <= set(TASKS)
-    assert isinstance(get_task("ddx_sim"), Task)
-    assert isinstance(get_task("hotpotqa", path=str(fixtures / "hotpotqa" / "simplified.json")), Task)
+    for task, name in (
+        (get_task("ddx_sim", num_examples=2), "ddx_sim"),
+        (get_task("hotpotqa", path=str(fixtures / "hotpotqa" / "simplified.json")), "hotpotqa"),
+    ):
+        assert task.name == name
+        example = next(iter(task.examples(FORMAT)))
+        assert example.grader == task.grader and get_grader(task.grader).name == task.grader
+        assert example.gold and all(aliases and all(isinstance(a, str) for a in aliases) for aliases in example.gold)
+        assert example.prompt[-1]["role"] == "user" and example.prompt[-1]["content"]
+        assert get_grader(task.grader).match(example.gold[0][0], example.gold) == 0  # its gold gets credit
 
 
 @pytest.mark.parametrize(

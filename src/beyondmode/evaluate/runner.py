@@ -76,7 +76,7 @@ def generate_missing(
         return 0
     bar = _progress(total, f"{method.name}", progress)
     drawn = 0
-    for batch_number, batch in enumerate(_batches(pending, settings.batch_size)):
+    for batch in _batches(pending, settings.batch_size):
         for have, group in itertools.groupby(
             sorted(batch, key=lambda item: item[1]), key=lambda item: item[1]
         ):
@@ -86,7 +86,7 @@ def generate_missing(
                 n=needed - have,
                 temperature=method.temperature,
                 max_new_tokens=settings.max_new_tokens,
-                seed=settings.seed + 7919 * batch_number + have,
+                seed=[sample_seed(settings.seed, method.name, e.id, have) for e in items],
             )
             cache.append(
                 (e.id, method.name, have + j, generation)
@@ -98,6 +98,18 @@ def generate_missing(
             bar.update(count)
     bar.close()
     return drawn
+
+
+def sample_seed(seed: int, method: str, example_id: str, sample: int) -> int:
+    """The seed of generation `sample` of one example and method: a function of those alone (and the
+    run's seed), never of the batch, so a resumed evaluation draws what an uninterrupted one draws.
+    Backends draw sample `have + j` of a request from `sample_seed(..., have) + j`.
+
+    >>> sample_seed(0, "multi_answer", "ex-1", 3) - sample_seed(0, "multi_answer", "ex-1", 0)
+    3
+    """
+    digest = hashlib.sha256(f"{seed}\x00{method}\x00{example_id}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") % (2**31 - 2**20) + sample
 
 
 def _batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:

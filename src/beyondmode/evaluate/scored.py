@@ -63,7 +63,7 @@ def score_generation(
     order = rank_by_confidence(parsed.confidences)
     true_probabilities = None
     if example.posterior is not None:
-        expected = grade_expected(parsed.texts, example.posterior, scorer.grader).hits
+        expected = grade_expected(parsed.texts, example.posterior, scorer.grader, example.gold, order).hits
         true_probabilities = tuple(expected[i] for i in order)
     matched = scored.grades.matched
     return ScoredGeneration(

@@ -177,7 +177,7 @@ def _calibration(per_example: PerExample, bins: int, resamples: int, seed: int) 
     if not any(per):
         return {"set_brier": None, "ece": None, "auroc": None, "oracle_gap": None}
     briers = [
-        float(np.mean([np.mean((np.array(g.confidences) - np.array(g.hits)) ** 2) for g in gs]))
+        float(m.set_brier_per_example([g.confidences for g in gs], [g.hits for g in gs]).mean())  # type: ignore[misc]
         for gs in (_formed(gens) for gens in per_example)
         if gs
     ]

@@ -9,13 +9,22 @@ returns the shared instance.
 0
 """
 
-from beyondmode.grading.base import Grader, Grades, get_grader, grade_expected, grade_labels, register_grader
+from beyondmode.grading.base import (
+    Grader,
+    Grades,
+    answer_order,
+    get_grader,
+    grade_expected,
+    grade_labels,
+    register_grader,
+)
 from beyondmode.grading.exact import ExactMatchGrader, normalize_answer
 
 __all__ = [
     "ExactMatchGrader",
     "Grader",
     "Grades",
+    "answer_order",
     "get_grader",
     "grade_expected",
     "grade_labels",

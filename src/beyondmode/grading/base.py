@@ -11,6 +11,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from beyondmode.posterior import Posterior
+
 Gold = tuple[tuple[str, ...], ...]
 
 
@@ -51,69 +53,103 @@ class Grades:
     num_gold: int
 
 
-def grade_labels(texts: Sequence[str], gold: Gold, grader: Grader) -> Grades:
-    """Grade candidates against gold answers (label mode).
+def answer_order(confidences: Sequence[float | None]) -> list[int]:
+    """Slot indices in answer order: highest confidence first (stable on ties), slot order when any
+    confidence is missing. Duplicates and re-hits are resolved in this order, so the candidate that is
+    ranked first keeps the credit.
+
+    >>> answer_order([0.2, 0.5, 0.2]), answer_order([0.9, None])
+    ([1, 0, 2], [0, 1])
+    """
+    if any(q is None for q in confidences):
+        return list(range(len(confidences)))
+    return sorted(range(len(confidences)), key=lambda i: -confidences[i])  # type: ignore[operator]
+
+
+def grade_labels(
+    texts: Sequence[str], gold: Gold, grader: Grader, order: Sequence[int] | None = None
+) -> Grades:
+    """Grade candidates against gold answers (label mode); results are in slot order.
+
+    `order` (default: slot order) is the order in which duplicates and re-hits are resolved: pass
+    `answer_order(confidences)` so that the highest-confidence copy of an answer is the hit.
 
     >>> from beyondmode.grading import get_grader
     >>> g = grade_labels(["flu", "Flu.", "measles"], (("flu",), ("measles",)), get_grader("exact_match"))
     >>> g.hits, g.matched, g.distinct
     ((1.0, 0.0, 1.0), (0, None, 1), False)
+    >>> grade_labels(["flu", "flu"], (("flu",),), get_grader("exact_match"), order=[1, 0]).hits
+    (0.0, 1.0)
     """
+    order = range(len(texts)) if order is None else order
+    if sorted(order) != list(range(len(texts))):
+        raise ValueError(f"order must be a permutation of the {len(texts)} candidate indices, got {list(order)}")
     seen: set[str] = set()
     taken: set[int] = set()
-    hits: list[float] = []
-    matched: list[int | None] = []
+    hits: list[float] = [0.0] * len(texts)
+    matched: list[int | None] = [None] * len(texts)
     distinct = True
-    for text in texts:
+    exclusive = getattr(grader, "exclusive_gold", True)
+    for position in order:
+        text = texts[position]
         key = grader.canonical(text)
         if key in seen:
             distinct = False
-            hits.append(0.0)
-            matched.append(None)
             continue
         seen.add(key)
         index = grader.match(text, gold)
-        if index is not None and index in taken and getattr(grader, "exclusive_gold", True):
+        if index is not None and index in taken and exclusive:
             distinct = False
-            index = None
-        if index is None:
-            hits.append(0.0)
-            matched.append(None)
-        else:
+            continue
+        if index is not None:
             taken.add(index)
-            hits.append(1.0)
-            matched.append(index)
+            hits[position] = 1.0
+            matched[position] = index
     return Grades(tuple(hits), tuple(matched), distinct, len(gold))
 
 
 def grade_expected(
-    texts: Sequence[str], posterior: Mapping[str, float], grader: Grader, gold: Gold = ()
+    texts: Sequence[str],
+    posterior: Mapping[str, float],
+    grader: Grader,
+    gold: Gold = (),
+    order: Sequence[int] | None = None,
 ) -> Grades:
-    """Grade candidates by their probability of being the truth under an exact posterior (expected mode).
+    """Grade candidates by their probability of being in the gold set under an exact posterior.
 
-    y_i = P(candidate i is the true answer | prompt), with duplicates and re-hits scored 0, exactly as a
-    label would score them. A posterior answer also accepts the aliases of the gold element it names
-    (so "flu" earns P("influenza") when the gold element is ("influenza", "flu")).
+    y_i = P(candidate i is in Y* | prompt) (for a single true answer, P(candidate i is the truth)), with
+    duplicates and re-hits scored 0, exactly as a label would score them. Each posterior answer also
+    accepts its aliases: those a `beyondmode.posterior.Posterior` carries for EVERY answer, so the
+    verdicts do not depend on which label was drawn, and those of the gold element it names (all that a
+    plain mapping without an alias map offers: then an alias of an answer other than the drawn label
+    earns nothing, so such rewards depend on the label). `num_gold`
+    is the expected size of Y*, sum_a P(a in Y*) rounded (1 for a posterior over one true answer).
+    `order` is as in `grade_labels`.
 
     >>> from beyondmode.grading import get_grader
-    >>> post = {"influenza": 0.7, "cold": 0.3}
-    >>> grade_expected(["cold", "flu", "cold"], post, get_grader("exact_match"), (("influenza", "flu"),)).hits
+    >>> from beyondmode.posterior import Posterior
+    >>> post = Posterior({"influenza": 0.7, "cold": 0.3}, {"influenza": ("flu",), "cold": ("coryza",)})
+    >>> grade_expected(["coryza", "flu", "cold"], post, get_grader("exact_match")).hits
     (0.3, 0.7, 0.0)
     """
     keys = tuple(posterior)
-    labels = grade_labels(texts, _posterior_as_gold(keys, gold, grader), grader)
+    labels = grade_labels(texts, _posterior_as_gold(posterior, gold, grader), grader, order)
     hits = tuple(0.0 if index is None else float(posterior[keys[index]]) for index in labels.matched)
     matched = tuple(None if index is None else keys[index] for index in labels.matched)
-    return Grades(hits, matched, labels.distinct, 1)
+    num_gold = max(1, round(sum(posterior.values())))
+    return Grades(hits, matched, labels.distinct, num_gold)
 
 
-def _posterior_as_gold(keys: tuple[str, ...], gold: Gold, grader: Grader) -> Gold:
-    if not gold:
-        return tuple((key,) for key in keys)
+def _posterior_as_gold(posterior: Mapping[str, float], gold: Gold, grader: Grader) -> Gold:
+    """One gold element per posterior answer: the answer, its own aliases, and those of the gold element
+    it names (the only aliases a plain mapping or an older export without an alias map can offer)."""
     result = []
-    for key in keys:
-        index = grader.match(key, gold)
-        result.append((key, *gold[index]) if index is not None else (key,))
+    for key in posterior:
+        spellings = [key, *(posterior.aliases_of(key) if isinstance(posterior, Posterior) else ())]
+        index = grader.match(key, gold) if gold else None
+        if index is not None:
+            spellings.extend(gold[index])
+        result.append(tuple(dict.fromkeys(spellings)))
     return tuple(result)
 
 

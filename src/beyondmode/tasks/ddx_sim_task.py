@@ -14,7 +14,10 @@ One raw example row (as exported by `beyondmode data ddx_sim`, system message sh
 
 `gold="truth"` gives the simulated pathology (with aliases); `gold="differential"` gives every pathology
 whose posterior is >= `differential_threshold` (the likeliest first; at least the argmax), for multi-gold
-training. `metadata["findings"]` lists the revealed finding identifiers so a trainer can write a short
+training. `posterior` is P(pathology in the gold set | findings) and carries every pathology's aliases:
+the simulator's posterior for `gold="truth"`; for `gold="differential"`, whose gold set is a function of
+the findings, 1 for the differential and 0 for the others (the simulator's posterior is then in
+`metadata["truth_posterior"]`). `metadata["findings"]` lists the revealed finding identifiers so a trainer can write a short
 `<think>` restating them.
 """
 
@@ -30,6 +33,7 @@ from typing import ClassVar
 import numpy as np
 
 from beyondmode.formats import AnswerFormat
+from beyondmode.posterior import Posterior
 from beyondmode.tasks.base import build_prompt
 from beyondmode.tasks.ddx_kb import KnowledgeBase, embedded_kb, load_kb
 from beyondmode.tasks.ddx_sim import RevealPolicy, Simulator
@@ -170,6 +174,11 @@ class DdxSimTask:
             "finding_texts": render_findings(simulator, revealed),
             "num_findings": len(revealed),
             "differential": [kb.pathologies[d].name for d in differential],
+            **(
+                {"truth_posterior": {kb.pathologies[d].name: float(posterior[d]) for d in order}}
+                if self.gold == "differential"
+                else {}
+            ),
             "kb": kb.name,
             "policy": self.num_findings,
             "seed": self.seed,
@@ -181,8 +190,27 @@ class DdxSimTask:
             gold=tuple(kb.pathologies[d].gold for d in gold_rows),
             grader=self.grader,
             metadata=metadata,
-            posterior={kb.pathologies[d].name: float(posterior[d]) for d in order},
+            posterior=self._gold_posterior(kb, posterior, order, differential),
         )
+
+    def _gold_posterior(
+        self, kb: KnowledgeBase, posterior: np.ndarray, order: np.ndarray, differential: list[int]
+    ) -> Posterior:
+        """P(pathology in the gold set | findings), with every pathology's aliases.
+
+        With `gold="truth"` that is the simulator's posterior. With `gold="differential"` the gold set is
+        a function of the findings (every pathology whose posterior clears the threshold), so membership
+        is certain: 1 for the differential, 0 for the others. Expected rewards then equal label rewards
+        (which carry no label noise here) and the oracle row states confidence 1 on the differential,
+        the true ceiling of the metrics computed against that gold set.
+        """
+        if self.gold == "truth":
+            probabilities = {kb.pathologies[d].name: float(posterior[d]) for d in order}
+        else:
+            members = set(differential)
+            probabilities = {kb.pathologies[d].name: 1.0 if d in members else 0.0 for d in order}
+        aliases = {p.name: p.aliases for p in kb.pathologies if p.aliases}
+        return Posterior(probabilities, aliases)
 
 
 def render_findings(simulator: Simulator, revealed: tuple[int, ...]) -> list[str]:

@@ -1,7 +1,8 @@
 """Export examples as rows: HF `datasets.Dataset` (the shape TRL expects), jsonl and parquet.
 
 A row has the `prompt` column of chat messages that TRL's GRPOTrainer reads, plus our columns: `id`,
-`gold` (one alias list per gold element), `grader`, `posterior` (a JSON string: a mapping or null) and
+`gold` (one alias list per gold element), `grader`, `posterior` (a JSON string: null, or
+`beyondmode.posterior` records {answer, probability, aliases}) and
 `metadata` (a JSON string). JSON strings keep the Arrow schema fixed whatever the keys.
 
 >>> from beyondmode.types import Example
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from beyondmode.atomic_write import atomic_open
+from beyondmode.posterior import decode_posterior, posterior_records
 from beyondmode.types import Example
 
 logger = logging.getLogger(__name__)
@@ -32,7 +34,7 @@ def example_to_row(example: Example) -> dict[str, Any]:
         "prompt": [dict(message) for message in example.prompt],
         "gold": [list(aliases) for aliases in example.gold],
         "grader": example.grader,
-        "posterior": json.dumps(None if example.posterior is None else dict(example.posterior)),
+        "posterior": json.dumps(None if example.posterior is None else posterior_records(example.posterior)),
         "metadata": json.dumps(dict(example.metadata), ensure_ascii=False),
     }
 
@@ -50,7 +52,7 @@ def row_to_example(row: Mapping[str, Any]) -> Example:
         gold=tuple(tuple(aliases) for aliases in row["gold"]),
         grader=str(row["grader"]),
         metadata=json.loads(metadata) if isinstance(metadata, str) else dict(metadata),
-        posterior=json.loads(posterior) if isinstance(posterior, str) else posterior,
+        posterior=decode_posterior(posterior, f"row {row['id']!r}: posterior"),
     )
 
 

@@ -2,26 +2,28 @@
 
 Columns: `prompt` (chat messages, or one plain string for a tokenizer without a chat template, see
 `beyondmode.models.tiny.plain_prompt`), `id`, `gold` (one list of aliases per gold element) and
-`posterior` (a JSON object string, empty when the task has no exact posterior: Arrow cannot hold a
-mapping whose keys change from row to row).
+`posterior` (`beyondmode.posterior.encode_posterior`: a JSON string of {answer, probability, aliases}
+records, empty when the task has no exact posterior: Arrow cannot hold a mapping whose keys change from
+row to row).
 
 >>> from beyondmode.tasks.base import build_prompt
 >>> from beyondmode.types import Example
+>>> from beyondmode.posterior import decode_posterior
 >>> row = example_row(Example("e1", build_prompt("sys", "fever"), (("flu",),), posterior={"flu": 1.0}))
 >>> row["gold"], decode_posterior(row["posterior"])
-([['flu']], {'flu': 1.0})
+([['flu']], Posterior({'flu': 1.0}, aliases={}))
 """
 
 from __future__ import annotations
 
 import itertools
-import json
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 from beyondmode.config import TaskConfig
 from beyondmode.formats import AnswerFormat
+from beyondmode.posterior import encode_posterior
 from beyondmode.tasks import registry
 from beyondmode.tasks.base import Task
 from beyondmode.types import Example
@@ -62,21 +64,3 @@ def build_dataset(examples: Iterable[Example], tokenizer: Any | None = None) -> 
     from datasets import Dataset
 
     return Dataset.from_list([example_row(example, tokenizer) for example in examples])
-
-
-def encode_posterior(posterior: Mapping[str, float] | None) -> str:
-    return "" if posterior is None else json.dumps(dict(posterior), sort_keys=True)
-
-
-def decode_posterior(value: Any) -> dict[str, float] | None:
-    """A posterior from a dataset cell: a JSON string ("" or "null" for none), a mapping, or a list of
-    {"answer", "probability"} records (the shapes other exporters use)."""
-    if value is None or value == "" or value == "null":
-        return None
-    if isinstance(value, str):
-        value = json.loads(value)
-    if isinstance(value, Mapping):
-        return {str(k): float(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return {str(item["answer"]): float(item["probability"]) for item in value}
-    raise TypeError(f"cannot read a posterior from {type(value).__name__}: {value!r}")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -154,14 +155,65 @@ def preflight(config: RunConfig) -> None:
     validate_grpo_arguments(trl_arguments(config, weights, torch.cuda.is_available()))
 
 
+CHECKPOINT_PATTERN = re.compile(r"^checkpoint-(\d+)$")
+TRAINER_STATE_FILE = "trainer_state.json"
+MODEL_FILES = (
+    "model.safetensors",
+    "model.safetensors.index.json",
+    "pytorch_model.bin",
+    "pytorch_model.bin.index.json",
+    "adapter_model.safetensors",
+    "adapter_model.bin",
+)
+"""The files of which one must exist (besides the trainer state) for a checkpoint to be complete."""
+
+
 def last_checkpoint(output_dir: str | Path) -> str | None:
-    """The newest `checkpoint-<step>` folder of a run directory, or None."""
+    """The newest COMPLETE `checkpoint-<step>` folder of a run directory, or None.
+
+    A kill while the trainer writes a checkpoint leaves a folder without its trainer state (written
+    after the model) or with a truncated one; transformers' `get_last_checkpoint` would pick it and
+    `--resume` would fail ("Can't find a valid checkpoint"). Such folders are skipped with a warning.
+    """
     directory = Path(output_dir)
     if not directory.is_dir():
         return None
-    from transformers.trainer_utils import get_last_checkpoint
+    steps = sorted(
+        (
+            (int(match.group(1)), path)
+            for path in directory.iterdir()
+            if path.is_dir() and (match := CHECKPOINT_PATTERN.match(path.name))
+        ),
+        reverse=True,
+    )
+    for _, path in steps:
+        problem = checkpoint_problem(path)
+        if problem is None:
+            return str(path)
+        logger.warning(
+            "skipping incomplete checkpoint %s (%s): it was probably being written when the run stopped",
+            path,
+            problem,
+        )
+    return None
 
-    return get_last_checkpoint(str(directory))
+
+def checkpoint_problem(path: Path) -> str | None:
+    """Why `path` is not a resumable checkpoint, or None when it is: a readable trainer state plus model
+    weights (one of `MODEL_FILES`, FSDP's `pytorch_model_fsdp*`, or DeepSpeed's `global_step*` folder)."""
+    state = path / TRAINER_STATE_FILE
+    if not state.is_file():
+        return f"no {TRAINER_STATE_FILE}"
+    try:
+        json.loads(state.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        return f"unreadable {TRAINER_STATE_FILE}: {error}"
+    names = [entry.name for entry in path.iterdir()]
+    if any(name in MODEL_FILES for name in names):
+        return None
+    if any(name.startswith(("pytorch_model_fsdp", "global_step")) for name in names):
+        return None
+    return "no model weights"
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,9 +27,9 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from beyondmode.posterior import decode_posterior
 from beyondmode.rewards import TERM_NAMES
 from beyondmode.scoring import RewardMode, ScoredCompletion, Scorer
-from beyondmode.train.dataset import decode_posterior
 from beyondmode.types import Violation
 
 logger = logging.getLogger(__name__)
@@ -57,6 +57,7 @@ class ScoreCache:
         self.scored_completions = 0
         self._last_key: tuple[Any, ...] | None = None
         self._last: list[ScoredCompletion | None] = []
+        self.last_grader_failures = 0
 
     def __getstate__(self) -> dict[str, Any]:
         return {"scorer": self.scorer, "scored_batches": 0, "scored_completions": 0}
@@ -72,8 +73,11 @@ class ScoreCache:
         key = (texts, repr(list(gold)), repr(posteriors))
         if key == self._last_key:
             return self._last
+        failures_before = grader_failures(self.scorer)
         self._last = [self._score_one(t, g, p) for t, g, p in zip(texts, gold, posteriors, strict=True)]
         self._last_key = key
+        if failures_before is not None:
+            self.last_grader_failures = grader_failures(self.scorer) - failures_before  # type: ignore[operator]
         self.scored_batches += 1
         self.scored_completions += len(texts)
         return self._last
@@ -108,6 +112,8 @@ class TotalReward:
         if log_metric is not None:
             for name, value in batch_metrics(scored).items():
                 log_metric(name, value)
+            if grader_failures(self.cache.scorer) is not None:
+                log_metric("grading/failures", float(self.cache.last_grader_failures))
         if log_extra is not None:
             log_extra("violations", [",".join(s.parsed.violations) if s else "unscorable" for s in scored])
         return [s.breakdown.total if s is not None else None for s in scored]
@@ -132,6 +138,12 @@ class TermReward:
     ) -> list[float | None]:
         scored = self.cache.score_batch(completions, gold, posterior)
         return [s.breakdown.terms[self.term] if s is not None else None for s in scored]
+
+
+def grader_failures(scorer: Scorer) -> int | None:
+    """The grader's failure counter (math-verify timeouts and errors), or None for a grader without one."""
+    failures = getattr(scorer.grader, "failures", None)
+    return None if failures is None else int(failures)
 
 
 def batch_metrics(scored: Sequence[ScoredCompletion | None]) -> dict[str, float]:

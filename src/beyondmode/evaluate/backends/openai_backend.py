@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from beyondmode.evaluate.backends.base import Generation, Messages, check_request
+from beyondmode.evaluate.backends.base import Generation, Messages, check_request, prompt_seeds
 
 logger = logging.getLogger(__name__)
 
@@ -57,14 +57,18 @@ class OpenAIBackend:
         n: int,
         temperature: float,
         max_new_tokens: int,
-        seed: int,
+        seed: int | Sequence[int],
     ) -> list[list[Generation]]:
         check_request(prompts, n, temperature, max_new_tokens)
+        seeds = prompt_seeds(seed, len(prompts))
         jobs = [(i, j) for i in range(len(prompts)) for j in range(n)]
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
             done = list(
                 pool.map(
-                    lambda job: self._one(prompts[job[0]], temperature, max_new_tokens, seed + job[1]), jobs
+                    lambda job: self._one(
+                        prompts[job[0]], temperature, max_new_tokens, seeds[job[0]] + job[1]
+                    ),
+                    jobs,
                 )
             )
         return [done[i * n : (i + 1) * n] for i in range(len(prompts))]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from beyondmode.evaluate.backends.base import Generation, Messages, check_request
+from beyondmode.evaluate.backends.base import Generation, Messages, check_request, prompt_seeds
 
 
 def whitespace_tokens(text: str) -> int:
@@ -48,9 +48,10 @@ class ScriptedBackend:
         n: int,
         temperature: float,
         max_new_tokens: int,
-        seed: int,
+        seed: int | Sequence[int],
     ) -> list[list[Generation]]:
         check_request(prompts, n, temperature, max_new_tokens)
+        prompt_seeds(seed, len(prompts))  # the script ignores seeds; still reject a wrong count
         self.calls.append((len(prompts), n, temperature))
         result = []
         for prompt in prompts:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from beyondmode.evaluate.backends.base import Generation, Messages, check_request
+from beyondmode.evaluate.backends.base import Generation, Messages, check_request, prompt_seeds
 
 logger = logging.getLogger(__name__)
 
@@ -72,17 +72,20 @@ class TransformersBackend:
         n: int,
         temperature: float,
         max_new_tokens: int,
-        seed: int,
+        seed: int | Sequence[int],
     ) -> list[list[Generation]]:
         check_request(prompts, n, temperature, max_new_tokens)
+        seeds = prompt_seeds(seed, len(prompts))
         results: list[list[Generation]] = []
         for start in range(0, len(prompts), self.batch_size):
             batch = prompts[start : start + self.batch_size]
-            results.extend(self._generate_batch(batch, n, temperature, max_new_tokens, seed + start))
+            results.extend(
+                self._generate_batch(batch, n, temperature, max_new_tokens, seeds[start : start + len(batch)])
+            )
         return results
 
     def _generate_batch(
-        self, prompts: Sequence[Messages], n: int, temperature: float, max_new_tokens: int, seed: int
+        self, prompts: Sequence[Messages], n: int, temperature: float, max_new_tokens: int, seeds: list[int]
     ) -> list[list[Generation]]:
         import torch
 
@@ -91,18 +94,19 @@ class TransformersBackend:
         templated = bool(getattr(self.tokenizer, "chat_template", None))
         encoded = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=not templated)
         encoded = encoded.to(self.device)
-        torch.manual_seed(seed)
-        sampling: dict[str, Any] = (
-            {"do_sample": True, "temperature": temperature, "top_k": 0, "top_p": 1.0}
-            if temperature > 0
-            else {"do_sample": False}
-        )
+        sampling: dict[str, Any] = {"do_sample": False}
+        if temperature > 0:  # sampled as argmax(logits / T + Gumbel noise), each row from its own seed
+            from transformers import LogitsProcessorList
+
+            row_seeds = [s + j for s in seeds for j in range(n)]  # row i * n + j is sample j of prompt i
+            sampling["logits_processor"] = LogitsProcessorList([_row_seeded_gumbel(row_seeds, temperature)])
         started = time.perf_counter()
+        # n rows per prompt (row i * n + j): greedy decoding takes no num_return_sequences > 1
+        rows = {key: value.repeat_interleave(n, dim=0) for key, value in encoded.items()}
         with torch.no_grad():
             output = self.model.generate(
-                **encoded,
+                **rows,
                 max_new_tokens=max_new_tokens,
-                num_return_sequences=n,
                 pad_token_id=self.tokenizer.pad_token_id,
                 **sampling,
             )
@@ -117,6 +121,37 @@ class TransformersBackend:
                 samples.append(Generation(text.strip(), len(ids), seconds))
             results.append(samples)
         return results
+
+
+def _row_seeded_gumbel(row_seeds: list[int], temperature: float) -> Any:
+    """A logits processor that turns greedy decoding into temperature sampling, row by row.
+
+    argmax(logits / T + G) with G i.i.d. standard Gumbel is an exact draw from softmax(logits / T)
+    (the Gumbel-max trick). Each row's noise comes from its own generator, seeded per (prompt, sample),
+    so a row's sample does not depend on which other prompts share its batch (torch's global sampler
+    would draw all rows from one stream).
+    """
+    import torch
+    from transformers import LogitsProcessor
+
+    class RowSeededGumbel(LogitsProcessor):
+        def __init__(self) -> None:
+            self.generators: list[Any] | None = None
+
+        def __call__(self, input_ids: Any, scores: Any) -> Any:
+            if self.generators is None:
+                self.generators = [torch.Generator(device=scores.device).manual_seed(s) for s in row_seeds]
+            uniform = torch.stack(
+                [
+                    torch.rand(scores.shape[-1], generator=g, device=scores.device, dtype=torch.float32)
+                    for g in self.generators
+                ]
+            )
+            tiny = torch.finfo(torch.float32).tiny
+            gumbel = -torch.log(-torch.log(uniform.clamp(tiny, 1.0 - 1e-7)))
+            return scores.float() / temperature + gumbel
+
+    return RowSeededGumbel()
 
 
 def _strip_padding(ids: list[int], stop_ids: frozenset[int]) -> list[int]:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from beyondmode.evaluate.backends.base import Generation, Messages, check_request
+from beyondmode.evaluate.backends.base import Generation, Messages, check_request, prompt_seeds
 
 
 def _import_vllm() -> Any:
@@ -22,7 +22,7 @@ def _import_vllm() -> Any:
 
 
 class VLLMBackend:
-    """Offline vLLM engine; `n` samples per prompt in one request, chat template applied by vLLM."""
+    """Offline vLLM engine; one seeded request per sample, chat template applied by vLLM."""
 
     name = "vllm"
 
@@ -38,14 +38,19 @@ class VLLMBackend:
         n: int,
         temperature: float,
         max_new_tokens: int,
-        seed: int,
+        seed: int | Sequence[int],
     ) -> list[list[Generation]]:
         check_request(prompts, n, temperature, max_new_tokens)
-        params = self._vllm.SamplingParams(n=n, temperature=temperature, max_tokens=max_new_tokens, seed=seed)
-        started = time.perf_counter()
-        outputs = self.llm.chat([[dict(m) for m in p] for p in prompts], params, use_tqdm=False)
-        seconds = (time.perf_counter() - started) / max(1, len(prompts) * n)
-        return [
-            [Generation(o.text.strip(), len(o.token_ids), seconds) for o in request.outputs]
-            for request in outputs
+        seeds = prompt_seeds(seed, len(prompts))
+        # one request per (prompt, sample) with its own seed: vLLM then draws it independently of the batch
+        conversations = [[dict(m) for m in p] for p in prompts for _ in range(n)]
+        params = [
+            self._vllm.SamplingParams(n=1, temperature=temperature, max_tokens=max_new_tokens, seed=s + j)
+            for s in seeds
+            for j in range(n)
         ]
+        started = time.perf_counter()
+        outputs = self.llm.chat(conversations, params, use_tqdm=False)
+        seconds = (time.perf_counter() - started) / max(1, len(prompts) * n)
+        flat = [Generation(r.outputs[0].text.strip(), len(r.outputs[0].token_ids), seconds) for r in outputs]
+        return [flat[i * n : (i + 1) * n] for i in range(len(prompts))]

@@ -10,7 +10,7 @@ One row (the parquet schema is `verl_schema()`; pyarrow is imported only when wr
                     "beyondmode": {"method": "multi_rlcr", "num_candidates": 3, "multi_gold": false,
                                    "grader": "exact_match", "reward_mode": "label",
                                    "reward_overrides": "{}", "format_options": "{}",
-                                   "posterior": [{"answer": "influenza", "probability": 0.7}, ...],
+                                   "posterior": [{"answer": "influenza", "probability": 0.7, "aliases": ["flu"]}, ...],
                                    "task": "ddxplus", "task_options": "{}", "example_id": "...",
                                    "reward_version": 1, "format_version": 1}}}
 
@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 from beyondmode.atomic_write import atomic_open, write_json_atomic
 from beyondmode.formats import FORMAT_VERSION
 from beyondmode.integrations.verl.reward import EXTRA_INFO_KEY, VerlSettings
+from beyondmode.posterior import posterior_records
 from beyondmode.rewards import REWARD_VERSION
 from beyondmode.types import Example
 
@@ -146,10 +147,7 @@ def verl_row(
         if "role" not in message or "content" not in message:
             raise ValueError(f"example {example.id!r}: prompt[{position}] needs 'role' and 'content'")
         prompt.append({"role": str(message["role"]), "content": str(message["content"])})
-    posterior = [
-        {"answer": str(answer), "probability": float(probability)}
-        for answer, probability in (example.posterior or {}).items()
-    ]
+    posterior = posterior_records(example.posterior or {})
     record = {
         **settings.to_record(),
         "posterior": posterior,
@@ -181,7 +179,18 @@ def verl_schema() -> pyarrow.Schema:
             ("reward_mode", pa.string()),
             ("reward_overrides", pa.string()),
             ("format_options", pa.string()),
-            ("posterior", pa.list_(pa.struct([("answer", pa.string()), ("probability", pa.float64())]))),
+            (
+                "posterior",
+                pa.list_(
+                    pa.struct(
+                        [
+                            ("answer", pa.string()),
+                            ("probability", pa.float64()),
+                            ("aliases", pa.list_(pa.string())),
+                        ]
+                    )
+                ),
+            ),
             ("task", pa.string()),
             ("task_options", pa.string()),
             ("example_id", pa.string()),

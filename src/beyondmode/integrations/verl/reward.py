@@ -10,7 +10,7 @@ Row fields read (written by `beyondmode.integrations.verl.export_verl`):
   (a plain string is one gold answer);
 - `extra_info["beyondmode"]`: `method`, `num_candidates`, `multi_gold`, `grader`, `reward_mode`,
   `reward_overrides` (JSON object of `RewardSpec` fields), `format_options` (JSON object of
-  `AnswerFormat` fields), `posterior` (`[{"answer", "probability"}]`, for expected rewards), and the
+  `AnswerFormat` fields), `posterior` (`[{"answer", "probability", "aliases"}]`, read by `beyondmode.posterior.decode_posterior`, for expected rewards), and the
   provenance fields `task`, `task_options`, `example_id`, `reward_version`, `format_version`.
 
 Other `extra_info` keys (verl's `index`, `split`, `num_turns`, ...) are ignored. Keyword arguments
@@ -41,6 +41,7 @@ from typing import Any
 from beyondmode.formats import FORMAT_VERSION
 from beyondmode.grading import get_grader
 from beyondmode.methods import Method, method_format, method_spec
+from beyondmode.posterior import decode_posterior
 from beyondmode.rewards import REWARD_VERSION, TERM_NAMES
 from beyondmode.scoring import RewardMode, ScoredCompletion, Scorer
 from beyondmode.types import as_gold
@@ -136,7 +137,7 @@ def compute_score(
     record = row_record(extra_info, data_source)
     given = {name: _hashable(value) for name, value in run.items() if value is not None}
     settings = _cached_settings(record, given, data_source)
-    posterior = decode_posterior(record.get("posterior"), data_source)
+    posterior = decode_posterior(record.get("posterior"), f"{data_source}: extra_info.{EXTRA_INFO_KEY}.posterior")
     scorer = settings.scorer()
     return score_dict(scorer.score(solution_str, decode_gold(ground_truth, data_source), posterior), scorer)
 
@@ -231,26 +232,6 @@ def decode_gold(ground_truth: Any, data_source: str = "row") -> tuple[tuple[str,
         return as_gold(value)
     except TypeError as error:
         raise TypeError(f"{data_source}: reward_model.ground_truth: {error}") from None
-
-
-def decode_posterior(value: Any, data_source: str = "row") -> dict[str, float] | None:
-    """The posterior as {answer: probability}; stored as a list of {answer, probability} records.
-
-    >>> decode_posterior([{"answer": "flu", "probability": 0.75}, {"answer": "cold", "probability": 0.25}])
-    {'flu': 0.75, 'cold': 0.25}
-    """
-    value = _plain(value)
-    if value is None or (isinstance(value, list | dict) and not value):
-        return None
-    if isinstance(value, dict):
-        return {str(answer): float(probability) for answer, probability in value.items()}
-    try:
-        return {str(item["answer"]): float(item["probability"]) for item in value}
-    except (TypeError, KeyError) as error:
-        raise ValueError(
-            f"{data_source}: extra_info.{EXTRA_INFO_KEY}.posterior must be a list of "
-            f"{{answer, probability}} records ({error!r}), got {value!r}"
-        ) from None
 
 
 def decode_mapping(value: Any, field: str, data_source: str = "row") -> dict[str, Any]:

@@ -202,3 +202,18 @@ def test_ground_truth_string_works_as_verl_passes_it() -> None:
     as_list = scorer.score(completion([WRONG, RIGHT, WRONG_OTHER]), [[TESTS]])
     assert as_list.breakdown == as_tuple.breakdown
     assert as_list.breakdown.terms["coverage"] == 1.0
+
+
+# --------------------------------------------------------------------------------------- totality
+@pytest.mark.parametrize(
+    "program",
+    [
+        pytest.param("x = " + "+".join(["1"] * 1000) + "\n", id="1+1+... x1000"),
+        pytest.param("x = " + "**".join(["2"] * 1000) + "\n", id="2**2**... x1000"),
+        pytest.param("x = " + "-" * 5000 + "1\n", id="- x5000"),
+        pytest.param("x = " + "not " * 3000 + "1\n", id="not x3000"),
+    ],
+)
+def test_canonical_is_total_on_deep_expressions(program: str) -> None:
+    key = CodeGrader(Sandbox(Limits(timeout_s=3.0))).canonical(program)
+    assert key.startswith(("ast:", "text:"))

@@ -469,3 +469,23 @@ def test_plain_mode_as_root_runs_programs_as_nobody(tmp_path: Path, fork_server:
         assert sandbox.run(whoami, TESTS + "assert UID == 65534\n").passed
         assert sandbox.run("open('/tmp/not-mine', 'w')\n", TESTS).verdict is Verdict.ERROR
     assert os.listdir(root) == []
+
+
+# ------------------------------------------------------------------------------------------ totality
+DEEP_TREE = (  # built from the top (each step moves the tree one level down), so it is quick to make
+    "import os\nos.mkdir('a')\nfor _ in range(1500):\n    os.mkdir('t')\n    os.rename('a', 't/a')\n"
+    "    os.rename('t', 'a')\nos.chmod('a', 0o500)\n" + F_OK
+)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_cleanup_is_total_on_a_deep_renamed_tree(mode: tuple[str, bool], tmp_path: Path) -> None:
+    """1,500 nested directories (renamed, the top one read-only): shutil.rmtree raised RecursionError
+    out of the sandbox; now the run returns its verdict and leaves nothing behind."""
+    requested, fork_server = mode
+    limits = Limits(timeout_s=30.0, memory_mb=512)
+    with Sandbox(limits, requested_mode=requested, tmp_root=str(tmp_path), fork_server=fork_server) as sandbox:
+        result = sandbox.run(DEEP_TREE, TESTS)
+        assert result.verdict is Verdict.PASSED, (result.verdict, result.detail, result.stderr[-500:])
+        assert sandbox.run(F_OK, TESTS).passed
+    assert os.listdir(tmp_path) == []

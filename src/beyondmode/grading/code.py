@@ -54,12 +54,12 @@ def normalize_program(program: str) -> str:
     >>> normalize_program("def (:")
     'text:def (:'
     """
-    try:
+    try:  # parsing and dumping both recurse: a deep expression (1+1+...+1) must not raise here
         tree = parse_quietly(program)
+        _strip_docstrings(tree)
+        return "ast:" + ast.dump(tree, include_attributes=False)
     except _PARSE_ERRORS:
         return "text:" + " ".join(program.split())
-    _strip_docstrings(tree)
-    return "ast:" + ast.dump(tree, include_attributes=False)
 
 
 def parse_quietly(program: str) -> ast.Module:

@@ -14,13 +14,13 @@ import logging
 import marshal
 import os
 import queue
-import shutil
 import signal
 import subprocess
 import tempfile
 import threading
 from typing import Any
 
+from beyondmode.sandbox._harness import remove_tree
 from beyondmode.sandbox.isolation import Isolation, switch_user_arguments
 
 logger = logging.getLogger(__name__)
@@ -78,7 +78,8 @@ class ForkServer:
         if self.process.stdout is not None:
             self.process.stdout.close()
         self._errors.close()
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        if not remove_tree(self.workdir):
+            logger.error("sandbox could not remove the fork server's directory %s", self.workdir)
 
     def _error_tail(self) -> str:
         self._errors.seek(0)

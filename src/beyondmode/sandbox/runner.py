@@ -13,9 +13,7 @@ import logging
 import marshal
 import os
 import secrets
-import shutil
 import signal
-import stat
 import subprocess
 import tempfile
 import threading
@@ -29,6 +27,7 @@ from functools import cache
 from importlib import resources
 from typing import IO
 
+from beyondmode.sandbox._harness import remove_tree
 from beyondmode.sandbox.fork_server import ForkServerPool
 from beyondmode.sandbox.isolation import Isolation, IsolationMode, resolve_isolation, switch_user_arguments
 from beyondmode.sandbox.limits import Limits
@@ -280,18 +279,9 @@ def _head(stream: IO[bytes], limit: int) -> str:
 
 
 def _remove_tree(path: str) -> None:
-    """Remove a work directory even if the program made parts of it read-only."""
-
-    def make_writable(function: object, target: str, _exc: object) -> None:
-        parent = os.path.dirname(target)
-        os.chmod(parent, stat.S_IRWXU)
-        if os.path.isdir(target) and not os.path.islink(target):
-            os.chmod(target, stat.S_IRWXU)
-            shutil.rmtree(target, onerror=make_writable)
-        else:
-            os.unlink(target)
-
-    shutil.rmtree(path, onerror=make_writable)
+    """Remove a work directory whatever the program left in it (see `_harness.remove_tree`)."""
+    if not remove_tree(path):
+        logger.error("sandbox could not remove the work directory %s", path)
 
 
 __all__ = [

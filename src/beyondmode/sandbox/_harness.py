@@ -289,10 +289,7 @@ def remove_tree(path):
         return False
     finally:
         if fd is not None:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+            _ignoring_os_errors(os.close, fd)
 
 
 # ------------------------------------------------------------------------------------ fork server

@@ -14,7 +14,7 @@ from beyondmode.scoring import Scorer
 TESTS = "assert add(2, 3) == 5\nassert add(-1, 1) == 0\n"
 GOLD = ((TESTS,),)
 RIGHT = "def add(a, b):\n    return a + b\n"
-RIGHT_OTHER = "def add(a, b):\n    return sum([a, b])\n"
+RIGHT_OTHER = "def add(a, b):\n    return sum([a, b]) if a > -2 else 0\n"  # passes; differs off the tests
 WRONG = "def add(a, b):\n    return a - b\n"
 WRONG_OTHER = "def add(a, b):\n    return a * b\n"
 
@@ -217,3 +217,69 @@ def test_ground_truth_string_works_as_verl_passes_it() -> None:
 def test_canonical_is_total_on_deep_expressions(program: str) -> None:
     key = CodeGrader(Sandbox(Limits(timeout_s=3.0))).canonical(program)
     assert key.startswith(("ast:", "text:"))
+
+
+# ------------------------------------------------------------------------------ behavioural sameness
+IS_EVEN_TESTS = "assert is_even(2) is True\nassert is_even(7) is False\n"
+IS_EVEN = "def is_even(n):\n    return n % 2 == 0\n"
+IS_EVEN_RENAMED = [
+    "def is_even(number):\n    remainder = number % 2\n    return remainder == 0\n",
+    "def is_even(k):\n    return not (k % 2)\n",
+    "def _parity(value):\n    return value % 2\n\ndef is_even(v):\n    return _parity(v) == 0\n",
+]
+IS_EVEN_ON_THE_TESTS_ONLY = "def is_even(n):\n    return n in (2, 4)\n"  # passes, differs on probes
+
+
+def test_renamed_copies_are_one_answer(grader: CodeGrader) -> None:
+    gold = ((IS_EVEN_TESTS,),)
+    keys = {grader.answer_key(program, gold) for program in [IS_EVEN, *IS_EVEN_RENAMED]}
+    assert len(keys) == 1, keys
+    assert keys.pop().startswith("behaviour:passed:")
+    assert len({grader.canonical(program) for program in [IS_EVEN, *IS_EVEN_RENAMED]}) == 4  # the old key
+
+
+def test_correct_programs_that_differ_on_probes_are_two_answers(grader: CodeGrader) -> None:
+    gold = ((IS_EVEN_TESTS,),)
+    assert grader.match_many([IS_EVEN, IS_EVEN_ON_THE_TESTS_ONLY], gold) == [0, 0]
+    assert grader.answer_key(IS_EVEN, gold) != grader.answer_key(IS_EVEN_ON_THE_TESTS_ONLY, gold)
+
+
+def test_failing_programs_are_compared_by_behaviour_too(grader: CodeGrader) -> None:
+    assert grader.answer_key(WRONG, GOLD) == grader.answer_key(
+        WRONG.replace("a, b", "x, y").replace("a - b", "x - y"), GOLD
+    )
+    assert grader.answer_key(WRONG, GOLD) != grader.answer_key(WRONG_OTHER, GOLD)
+    assert grader.answer_key(WRONG, GOLD) != grader.answer_key(RIGHT, GOLD)
+
+
+def test_programs_that_never_run_the_tests_keep_the_text_key(grader: CodeGrader) -> None:
+    broken = ["def add(a, b) return a", "def add(a, b) return b"]
+    assert [grader.answer_key(program, GOLD) for program in broken] == [
+        grader.canonical(program) for program in broken
+    ]
+    assert grader.answer_key(broken[0], GOLD) != grader.answer_key(broken[1], GOLD)
+
+
+def test_fingerprints_do_not_depend_on_the_runner(tmp_path) -> None:
+    """Fresh interpreter or fork server, bwrap or plain: the same program gets the same fingerprint."""
+    import os
+
+    os.environ.setdefault("BEYONDMODE_SANDBOX_ALLOW_ROOT", "1")
+    fingerprints = set()
+    for mode in ("auto", "plain"):
+        for fork_server in (False, True):
+            with Sandbox(Limits(timeout_s=3.0), requested_mode=mode, fork_server=fork_server) as sandbox:
+                fingerprints.add(sandbox.run(IS_EVEN, IS_EVEN_TESTS).fingerprint)
+    assert len(fingerprints) == 1 and None not in fingerprints
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="needs the grade_labels hook: key = grader.answer_key(text, gold) where the grader has it "
+    "(grading/base.py is owned by another engineer; see the sandbox branch's report)",
+)
+def test_renamed_copies_earn_no_uniqueness_through_the_scorer() -> None:
+    scorer = Scorer.for_method("multi_rlcr", 3, multi_gold=True, grader="code")
+    scored = scorer.score(completion([IS_EVEN, *IS_EVEN_RENAMED[:2]], [1.0, 1.0, 1.0]), ((IS_EVEN_TESTS,),))
+    assert scored.grades.distinct is False
+    assert scored.breakdown.terms["uniqueness"] == 0.0

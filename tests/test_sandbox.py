@@ -52,6 +52,13 @@ MODES = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def _plain_mode_may_run_as_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    """This machine's interpreter may not be runnable by `nobody` (a pyenv under /root): the tests opt in
+    to plain mode as root explicitly, as a user would (test_plain_mode_refuses_root checks the refusal)."""
+    monkeypatch.setenv("BEYONDMODE_SANDBOX_ALLOW_ROOT", "1")
+
+
 @pytest.fixture(params=MODES)
 def sandbox(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Sandbox]:
     mode, fork_server = request.param
@@ -178,7 +185,7 @@ ATTACKS = [
     (
         "growing memory bomb",
         "x = []\nwhile True:\n    x.append(bytearray(1 << 24))\n" + F_OK,
-        {Verdict.ERROR, Verdict.CRASHED},
+        {Verdict.ERROR, Verdict.CRASHED, Verdict.TIMEOUT},  # on a loaded machine it may reach the clock
     ),
     (
         "huge output",
@@ -442,12 +449,15 @@ def test_fork_server_sandbox_pickles_and_restarts_its_servers(tmp_path: Path) ->
 
 
 def test_fork_server_recovers_from_a_dead_server(tmp_path: Path) -> None:
+    """A dead server is the sandbox's failure, not the next program's: the job runs again on a fresh one
+    (it used to be graded `crashed`)."""
     with Sandbox(LIMITS, tmp_root=str(tmp_path), fork_server=True, workers=1) as sandbox:
         assert sandbox.run(F_OK, TESTS).passed
         assert sandbox._servers is not None
         for server in list(sandbox._servers._all):
             server.kill()
-        assert sandbox.run(F_OK, TESTS).verdict is Verdict.CRASHED
+        result = sandbox.run(F_OK, TESTS)
+        assert result.passed and not result.infrastructure_failure
         assert sandbox.run(F_OK, TESTS).passed
     assert os.listdir(tmp_path) == []
 
@@ -484,8 +494,68 @@ def test_cleanup_is_total_on_a_deep_renamed_tree(mode: tuple[str, bool], tmp_pat
     out of the sandbox; now the run returns its verdict and leaves nothing behind."""
     requested, fork_server = mode
     limits = Limits(timeout_s=30.0, memory_mb=512)
-    with Sandbox(limits, requested_mode=requested, tmp_root=str(tmp_path), fork_server=fork_server) as sandbox:
+    with Sandbox(
+        limits, requested_mode=requested, tmp_root=str(tmp_path), fork_server=fork_server
+    ) as sandbox:
         result = sandbox.run(DEEP_TREE, TESTS)
         assert result.verdict is Verdict.PASSED, (result.verdict, result.detail, result.stderr[-500:])
         assert sandbox.run(F_OK, TESTS).passed
     assert os.listdir(tmp_path) == []
+
+
+# ------------------------------------------------------------------------------ equality hacking
+EQUALITY_HACKS = [
+    ("class whose __eq__ is always true", "class A:\n    def __eq__(self, other):\n        return True\n"
+     "def f(x):\n    return A()\n"),
+    ("int subclass", "class A(int):\n    def __eq__(self, other):\n        return True\n"
+     "    __hash__ = int.__hash__\ndef f(x):\n    return A(0)\n"),
+    ("str subclass", "class A(str):\n    def __eq__(self, other):\n        return True\n"
+     "    __hash__ = str.__hash__\ndef f(x):\n    return A('no')\n"),
+    ("list subclass", "class A(list):\n    def __eq__(self, other):\n        return True\n"
+     "def f(x):\n    return A()\n"),
+    ("float subclass in an abs() test", "class A(float):\n    def __sub__(self, other):\n        return 0.0\n"
+     "def f(x):\n    return A(-1.0)\n"),
+    ("object that answers abs(f(x) - y) with 0", "class A:\n    def __sub__(self, other):\n        return self\n"
+     "    def __abs__(self):\n        return 0\ndef f(x):\n    return A()\n"),
+    ("always-equal object inside a list", "class A:\n    def __eq__(self, other):\n        return True\n"
+     "def f(x):\n    return [A()]\n"),
+    ("returned function that returns a lie", "class A:\n    def __eq__(self, other):\n        return True\n"
+     "def f(x):\n    return lambda: A()\n"),
+]  # fmt: skip
+EQUALITY_TESTS = {
+    "float subclass in an abs() test": "assert abs(f(1) - 2.0) < 1e-6\n",
+    "object that answers abs(f(x) - y) with 0": "assert abs(f(1) - 2.0) < 1e-6\n",
+    "always-equal object inside a list": "assert f(1) == [2]\n",
+    "returned function that returns a lie": "assert f(1)() == 2\n",
+}
+
+
+@pytest.mark.parametrize("name", [name for name, _ in EQUALITY_HACKS])
+def test_equality_hacks_fail(sandbox: Sandbox, name: str) -> None:
+    """A returned value is read as exact builtin data in the harness, so no `__eq__` of the program runs
+    when the tests compare it."""
+    program = dict(EQUALITY_HACKS)[name]
+    result = sandbox.run(program, EQUALITY_TESTS.get(name, TESTS))
+    assert result.verdict is Verdict.FAILED, (result.verdict, result.detail, result.stderr[-300:])
+
+
+PLAIN_RESULTS = [
+    ("namedtuple against a tuple", "from collections import namedtuple\nP = namedtuple('P', 'a b')\n"
+     "def f(x):\n    return P(x, x + 1)\n", "assert f(1) == (1, 2)\n"),
+    ("Counter against a dict", "from collections import Counter\ndef f(x):\n    return Counter('aab')\n",
+     "assert f(1) == {'a': 2, 'b': 1}\n"),
+    ("int result against a float", "def f(x):\n    return 3\n", "assert f(1) == 3.0\n"),
+    ("bool result against an int", "def f(x):\n    return True\n", "assert f(1) == 1\n"),
+    ("nested data", "def f(x):\n    return {'k': [(1, 2.5), {3}], 'n': None}\n",
+     "assert f(1) == {'k': [(1, 2.5), {3}], 'n': None}\n"),
+    ("returned function", "def f(x):\n    return lambda: x + 1\n", "assert f(1)() == 2\n"),
+    ("instances of the program's class passed in", "class P:\n    def __init__(self, v):\n        self.v = v\n"
+     "def f(items):\n    return sum(p.v for p in items)\n", "assert f([P(1), P(2)]) == 3\n"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("program", "tests"), [pytest.param(p, t, id=n) for n, p, t in PLAIN_RESULTS])
+def test_honest_results_still_pass(program: str, tests: str) -> None:
+    with Sandbox(LIMITS) as sandbox:
+        result = sandbox.run(program, tests)
+    assert result.passed, (result.verdict, result.detail, result.stderr[-300:])

@@ -31,13 +31,13 @@ _WATCHDOG_GRACE_S = 10.0
 class ForkServer:
     """One server process (`python -c <harness> serve`) and its work directory."""
 
-    def __init__(self, isolation: Isolation, harness: str, tmp_root: str | None) -> None:
+    def __init__(self, isolation: Isolation, harness: str, tmp_root: str | None, disk_bytes: int) -> None:
         self.workdir = tempfile.mkdtemp(prefix="beyondmode-server-", dir=tmp_root)
         if isolation.user is not None:
             os.chown(self.workdir, isolation.user, isolation.group or -1)
         self._errors = tempfile.TemporaryFile(dir=tmp_root)  # noqa: SIM115 (closed in close())
         self.process = subprocess.Popen(
-            isolation.command(harness, self.workdir, ("serve",)),
+            isolation.command(harness, self.workdir, ("serve", isolation.mode.value), disk_bytes),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._errors, cwd=self.workdir,
             env=isolation.environment(self.workdir), start_new_session=True, **switch_user_arguments(isolation),
         )  # fmt: skip
@@ -56,7 +56,7 @@ class ForkServer:
                 return None
             body = self.process.stdout.read(int.from_bytes(header, "little"))
             return marshal.loads(body)
-        except (BrokenPipeError, EOFError, ValueError) as error:
+        except (OSError, EOFError, ValueError) as error:
             logger.warning("sandbox fork server failed: %s; %s", error, self._error_tail())
             return None
         finally:
@@ -89,8 +89,9 @@ class ForkServer:
 class ForkServerPool:
     """Servers handed out one per running job (at most one per concurrent caller), created on demand."""
 
-    def __init__(self, isolation: Isolation, harness: str, tmp_root: str | None) -> None:
+    def __init__(self, isolation: Isolation, harness: str, tmp_root: str | None, disk_bytes: int) -> None:
         self._isolation = isolation
+        self._disk_bytes = disk_bytes
         self._harness = harness
         self._tmp_root = tmp_root
         self._idle: queue.SimpleQueue[ForkServer] = queue.SimpleQueue()
@@ -101,7 +102,7 @@ class ForkServerPool:
         try:
             server = self._idle.get_nowait()
         except queue.Empty:
-            server = ForkServer(self._isolation, self._harness, self._tmp_root)
+            server = ForkServer(self._isolation, self._harness, self._tmp_root, self._disk_bytes)
             with self._lock:
                 self._all.append(server)
         answer = server.request(job, timeout_s)

@@ -27,7 +27,7 @@ from functools import cache
 from importlib import resources
 from typing import IO
 
-from beyondmode.sandbox._harness import remove_tree
+from beyondmode.sandbox._harness import disk_usage_exceeds, remove_tree
 from beyondmode.sandbox.fork_server import ForkServerPool
 from beyondmode.sandbox.isolation import Isolation, IsolationMode, resolve_isolation, switch_user_arguments
 from beyondmode.sandbox.limits import Limits
@@ -35,6 +35,7 @@ from beyondmode.sandbox.limits import Limits
 logger = logging.getLogger(__name__)
 
 _STATUS_BYTES = 4096
+_SERVER_RETRIES = 1
 EXPOSE_PRAGMA = "# sandbox-expose:"
 """A line of the tests that lets the named program functions shadow builtins in the tests' namespace."""
 
@@ -75,6 +76,12 @@ class RunResult:
     duration_s: float
     stdout: str
     stderr: str
+    fingerprint: str | None = None
+    """How the program behaved: `passed|failed:<digest of every call the tests made to its functions and
+    what each returned or raised>:<digest of the probe calls, or "incomplete">`, produced by the harness
+    (exact types, sets sorted). None when the program never finished the tests (error, timeout, crash)."""
+    infrastructure_failure: bool = False
+    """True when the sandbox, not the program, failed (a fork server died twice): never cache it."""
 
     @property
     def passed(self) -> bool:
@@ -109,6 +116,7 @@ class Sandbox:
         hash_seed: int | None = 0,
         tmp_root: str | None = None,
         fork_server: bool = False,
+        allow_root: bool | None = None,
     ) -> None:
         if workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
@@ -116,10 +124,15 @@ class Sandbox:
         self.workers = workers
         self.tmp_root = tmp_root
         self.fork_server = fork_server
-        self.isolation: Isolation = resolve_isolation(requested_mode, python, hash_seed)
+        self.isolation: Isolation = resolve_isolation(requested_mode, python, hash_seed, allow_root)
         self._servers: ForkServerPool | None = None
-        if fork_server:
-            self._servers = ForkServerPool(self.isolation, harness_source(), tmp_root)
+        self._start_servers()
+
+    def _start_servers(self) -> None:
+        if self.fork_server:
+            self._servers = ForkServerPool(
+                self.isolation, harness_source(), self.tmp_root, self.limits.disk_mb << 20
+            )
             weakref.finalize(self, self._servers.close)
 
     def close(self) -> None:
@@ -143,9 +156,7 @@ class Sandbox:
     def __setstate__(self, state: dict[str, object]) -> None:
         self.__dict__.update(state)
         self._servers = None
-        if self.fork_server:
-            self._servers = ForkServerPool(self.isolation, harness_source(), self.tmp_root)
-            weakref.finalize(self, self._servers.close)
+        self._start_servers()
 
     @property
     def mode(self) -> IsolationMode:
@@ -179,40 +190,63 @@ class Sandbox:
         read_fd, write_fd = os.pipe()
         payload = {
             "nonce": nonce, "result_fd": write_fd, "program": program, "tests": tests,
-            "limits": self.limits.as_payload(),
+            "limits": self.limits.as_payload(), "probes": self.limits.probes,
+            "probe_budget_s": self.limits.probe_s,
         }  # fmt: skip
         start = time.monotonic()
         try:
             try:
                 process = subprocess.Popen(
-                    self.isolation.command(harness_source(), workdir),
+                    self.isolation.command(harness_source(), workdir, disk_bytes=self.limits.disk_mb << 20),
                     stdin=subprocess.PIPE, stdout=out, stderr=err, pass_fds=(write_fd,), cwd=workdir,
                     env=self.isolation.environment(workdir), start_new_session=True,
                     **switch_user_arguments(self.isolation),
                 )  # fmt: skip
             finally:
                 os.close(write_fd)
+            watch = None
+            if self.isolation.mode is IsolationMode.PLAIN:  # bwrap: the tmpfs's size is the limit
+                watch = DiskWatch(workdir, self.limits.disk_mb << 20, process.pid)
             timed_out = _wait(process, marshal.dumps(payload), self.limits.timeout_s)
             duration = time.monotonic() - start
             status = _read_status(read_fd)
         finally:
             os.close(read_fd)
-        verdict, detail = _verdict(timed_out, process.returncode, status, nonce)
+            if watch is not None:
+                watch.stop()
+        verdict, detail, fingerprint = _verdict(timed_out, process.returncode, status, nonce)
+        if watch is not None and watch.exceeded:
+            verdict, detail, fingerprint = Verdict.CRASHED, "disk limit exceeded", None
         keep = self.limits.output_bytes
-        return RunResult(verdict, detail, process.returncode, duration, _head(out, keep), _head(err, keep))
+        return RunResult(
+            verdict, detail, process.returncode, duration, _head(out, keep), _head(err, keep), fingerprint
+        )
 
     def _run_on_server(self, servers: ForkServerPool, program: str, tests: str) -> RunResult:
-        nonce = secrets.token_hex(16)
-        job = {
-            "nonce": nonce, "program": program, "tests": tests, "limits": self.limits.as_payload(),
-            "timeout_s": self.limits.timeout_s, "output_bytes": self.limits.output_bytes,
-        }  # fmt: skip
-        answer = servers.request(job, self.limits.timeout_s)
-        if answer is None:
-            return RunResult(Verdict.CRASHED, "the fork server died", None, 0.0, "", "")
-        verdict, detail = _verdict(answer["timed_out"], answer["returncode"], answer["status"], nonce)
+        """One job on a fork server. A server that dies or hangs is an infrastructure failure, not the
+        program's verdict: the job is run again, from scratch, on a fresh server (a program that kills
+        its own server every time ends `crashed`, with `infrastructure_failure` set)."""
+        for _attempt in range(1 + _SERVER_RETRIES):
+            nonce = secrets.token_hex(16)
+            job = {
+                "nonce": nonce, "program": program, "tests": tests, "limits": self.limits.as_payload(),
+                "timeout_s": self.limits.timeout_s, "output_bytes": self.limits.output_bytes,
+                "probes": self.limits.probes, "probe_budget_s": self.limits.probe_s,
+                "disk_bytes": self.limits.disk_mb << 20,
+            }  # fmt: skip
+            answer = servers.request(job, self.limits.timeout_s)
+            if answer is not None:
+                break
+            logger.warning("sandbox fork server died during a job; running the job again on a fresh server")
+        else:
+            return RunResult(Verdict.CRASHED, "the fork server died", None, 0.0, "", "", None, True)
+        verdict, detail, fingerprint = _verdict(
+            answer["timed_out"], answer["returncode"], answer["status"], nonce
+        )
+        if answer.get("disk_exceeded"):
+            verdict, detail, fingerprint = Verdict.CRASHED, "disk limit exceeded", None
         text = [answer[name].decode("utf-8", "replace") for name in ("stdout", "stderr")]
-        return RunResult(verdict, detail, answer["returncode"], answer["duration_s"], *text)
+        return RunResult(verdict, detail, answer["returncode"], answer["duration_s"], *text, fingerprint)
 
 
 def _wait(process: subprocess.Popen[bytes], payload: bytes, timeout_s: float) -> bool:
@@ -244,6 +278,28 @@ def _wait(process: subprocess.Popen[bytes], payload: bytes, timeout_s: float) ->
     return expired.is_set()
 
 
+class DiskWatch:
+    """Plain mode's disk limit for a single-shot run: a thread that checks the work directory every
+    20 ms and kills the process group when its files take more than `limit_bytes`."""
+
+    def __init__(self, workdir: str, limit_bytes: int, pgid: int) -> None:
+        self.exceeded = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, args=(workdir, limit_bytes, pgid), daemon=True)
+        self._thread.start()
+
+    def _watch(self, workdir: str, limit_bytes: int, pgid: int) -> None:
+        while not self._stop.wait(0.02):
+            if disk_usage_exceeds(workdir, limit_bytes):
+                self.exceeded = True
+                _kill_group(pgid)
+                return
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 def _kill_group(pgid: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signal.SIGKILL)
@@ -257,20 +313,36 @@ def _read_status(read_fd: int) -> bytes:
         return b""
 
 
-def _verdict(timed_out: bool, returncode: int | None, status: bytes, nonce: str) -> tuple[Verdict, str]:
+def _verdict(
+    timed_out: bool, returncode: int | None, status: bytes, nonce: str
+) -> tuple[Verdict, str, str | None]:
+    """The verdict, its detail and the behaviour fingerprint from what the result pipe holds.
+
+    The harness writes `<nonce> pass|fail:tests:<name> <digest>\n` once the tests have run, then
+    `<nonce> probes <digest>\n` after the probes. Only a pipe that *starts* with the nonce is trusted
+    (the program cannot know it, and anything it writes before the harness breaks the prefix); what
+    happens after the first record (a probe that hangs, kills itself) cannot change the verdict.
+    """
+    prefix = nonce.encode() + b" "
+    lines = status.split(b"\n")
+    if status.startswith(prefix) and len(lines) >= 2:
+        state, _, digest = lines[0][len(prefix) :].decode("ascii", "replace").partition(" ")
+        probes = "incomplete"
+        if lines[1].startswith(prefix + b"probes ") and len(lines) >= 3:
+            probes = lines[1][len(prefix) + len(b"probes ") :].decode("ascii", "replace")
+        if state == "pass":
+            return Verdict.PASSED, "", f"passed:{digest}:{probes}"
+        if state.startswith("fail:tests:"):
+            return Verdict.FAILED, state.removeprefix("fail:tests:"), f"failed:{digest}:{probes}"
     if timed_out:
-        return Verdict.TIMEOUT, "wall-clock timeout"
-    if returncode == 0 and status == nonce.encode():
-        return Verdict.PASSED, ""
+        return Verdict.TIMEOUT, "wall-clock timeout", None
     text = status.decode("utf-8", "replace")
     phase, _, name = text.removeprefix("fail:").partition(":")
-    if text.startswith("fail:") and phase == "tests":
-        return Verdict.FAILED, name
     if text.startswith("fail:") and phase in ("compile", "program"):
-        return Verdict.ERROR, f"{phase}: {name}"
+        return Verdict.ERROR, f"{phase}: {name}", None
     if returncode is not None and returncode < 0:
-        return Verdict.CRASHED, f"killed by {signal.Signals(-returncode).name}"
-    return Verdict.CRASHED, f"exit status {returncode} without a verdict"
+        return Verdict.CRASHED, f"killed by {signal.Signals(-returncode).name}", None
+    return Verdict.CRASHED, f"exit status {returncode} without a verdict", None
 
 
 def _head(stream: IO[bytes], limit: int) -> str:

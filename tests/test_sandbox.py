@@ -559,3 +559,56 @@ def test_honest_results_still_pass(program: str, tests: str) -> None:
     with Sandbox(LIMITS) as sandbox:
         result = sandbox.run(program, tests)
     assert result.passed, (result.verdict, result.detail, result.stderr[-300:])
+
+
+# ------------------------------------------------------------------------------ cross-job interference
+HONEST_OBSERVER = (  # its answer depends on everything an earlier job could have left behind
+    "import json, math, os, sys\n"
+    "def f(x):\n"
+    "    seen = len(os.listdir('.')) + len(os.listdir('..')) + len(os.listdir(os.environ['TMPDIR']))\n"
+    "    patched = (json.dumps([1]) != '[1]') + (math.sqrt(4) != 2.0) + ('PLANTED' in os.environ)\n"
+    "    return x + 1 + 100 * seen * 0 + 1000 * patched + 0 * len(sys.modules)\n"
+    "SEEN = len(os.listdir('.')), len(os.listdir('..')), len(os.listdir(os.environ['TMPDIR']))\n"
+)
+OBSERVER_TESTS = TESTS + "assert SEEN == FIRST_SEEN, SEEN\n"
+HOSTILE_SEQUENCE = [
+    ("leaves files in its directory and above", "import os\nopen('left', 'w').write('x')\n"
+     "os.mknod('../planted')\nos.mkfifo('../planted-fifo')\n" + F_OK),
+    ("traps the old predictable names of the next jobs", "import os\nfor n in range(1, 40):\n"
+     "    for name in (f'../job{n}', f'../.job{n}.out', f'../.job{n}.err'):\n"
+     "        try:\n            os.mkfifo(name)\n        except OSError:\n            pass\n" + F_OK),
+    ("patches the stdlib and the environment", "import json, math, os, sys\njson.dumps = lambda *a, **k: 'x'\n"
+     "math.sqrt = lambda x: 0\nos.environ['PLANTED'] = '1'\nsys.modules['json'] = math\n" + F_OK),
+    ("kills its fork server", "import os, signal\n"
+     "signal.pidfd_send_signal(os.pidfd_open(os.getppid()), signal.SIGKILL)\n" + F_OK),
+    ("writes a database next door with VACUUM INTO", "import sqlite3\nc = sqlite3.connect(':memory:')\n"
+     "c.execute('create table t (x)')\nc.execute(\"vacuum into '../next.db'\")\n" + F_OK),
+    ("fills its disk", "for i in range(5):\n    open(f'fill{i}', 'wb').write(b'x' * (10 << 20))\n" + F_OK),
+    ("hangs", "while True:\n    pass\n"),
+]  # fmt: skip
+ISOLATING_MODES = [MODES[1], MODES[2], MODES[3]]  # plain mode without fork servers shares the host's /tmp
+
+
+@pytest.mark.parametrize("mode", ISOLATING_MODES)
+def test_hostile_programs_do_not_change_an_honest_verdict(mode: tuple[str, bool], tmp_path: Path) -> None:
+    """Whatever a sequence of hostile jobs does (files and FIFOs left behind, traps at guessable names,
+    stdlib patches, killing the fork server, writes the audit hook does not see), the next honest job
+    gets exactly the verdict and fingerprint it gets on a fresh sandbox."""
+    requested, fork_server = mode
+    with Sandbox(
+        LIMITS, requested_mode=requested, tmp_root=str(tmp_path), fork_server=fork_server, workers=1
+    ) as sandbox:
+        probe = sandbox.run(HONEST_OBSERVER + "print(SEEN)\n", TESTS)
+        assert probe.passed, (probe.verdict, probe.detail, probe.stderr)
+        tests = f"FIRST_SEEN = {probe.stdout.strip()}\n" + OBSERVER_TESTS
+        baseline = sandbox.run(HONEST_OBSERVER, tests)
+        assert baseline.passed, (baseline.verdict, baseline.detail, baseline.stderr)
+        for name, program in HOSTILE_SEQUENCE:
+            sandbox.run(program, TESTS)
+            honest = sandbox.run(HONEST_OBSERVER, tests)
+            assert (honest.verdict, honest.fingerprint) == (baseline.verdict, baseline.fingerprint), (
+                name,
+                honest.detail,
+                honest.stderr[-300:],
+            )
+    assert os.listdir(tmp_path) == []

@@ -478,6 +478,11 @@ def test_plain_mode_as_root_runs_programs_as_nobody(tmp_path: Path, fork_server:
         whoami = "import os\nUID = os.getuid()\nopen('mine.txt', 'w').write('x')\n" + F_OK
         assert sandbox.run(whoami, TESTS + "assert UID == 65534\n").passed
         assert sandbox.run("open('/tmp/not-mine', 'w')\n", TESTS).verdict is Verdict.ERROR
+        unaudited = (
+            f"import os\nos.mknod({str(tmp_path / 'planted')!r})\n" + F_OK
+        )  # no audit event: permissions
+        assert sandbox.run(unaudited, TESTS).verdict is Verdict.ERROR
+        assert not (tmp_path / "planted").exists()
     assert os.listdir(root) == []
 
 
@@ -612,3 +617,72 @@ def test_hostile_programs_do_not_change_an_honest_verdict(mode: tuple[str, bool]
                 honest.stderr[-300:],
             )
     assert os.listdir(tmp_path) == []
+
+
+# ---------------------------------------------------------------------- isolation beyond the audit hook
+UNAUDITED_WRITES = [  # none of these raises an audit event: only namespaces or permissions can stop them
+    ("mknod", "import os\nos.mknod({path!r})\n"),
+    ("mkfifo", "import os\nos.mkfifo({path!r})\n"),
+    ("sqlite VACUUM INTO", "import sqlite3\nc = sqlite3.connect(':memory:')\nc.execute('create table t (x)')\n"
+     "c.execute(\"vacuum into '{path}'\")\n"),
+    ("sqlite ATTACH", "import sqlite3\nc = sqlite3.connect(':memory:')\n"
+     "c.execute(\"attach database '{path}' as other\")\nc.execute('create table other.t (x)')\n"),
+]  # fmt: skip
+
+
+@needs_bwrap
+@pytest.mark.parametrize("fork_server", [False, True], ids=["fresh", "forkserver"])
+@pytest.mark.parametrize(("kind", "template"), UNAUDITED_WRITES, ids=[kind for kind, _ in UNAUDITED_WRITES])
+def test_unaudited_writes_do_not_reach_the_host_under_bwrap(
+    kind: str, template: str, fork_server: bool, tmp_path: Path
+) -> None:
+    host_file = tmp_path / "written-by-the-candidate"
+    for path in (str(host_file), "/tmp/" + host_file.name):
+        with Sandbox(LIMITS, requested_mode="bwrap", fork_server=fork_server) as sandbox:
+            sandbox.run(template.format(path=path) + F_OK, TESTS)
+        assert not host_file.exists() and not Path(path).exists(), kind
+
+
+@needs_bwrap
+def test_a_job_cannot_signal_host_processes_under_bwrap() -> None:
+    """pidfd_send_signal raises no audit event; the PID namespace hides the host's processes (here: the
+    test's own process and its parent; a harmless signal 0 tells whether they were reachable)."""
+    program = (
+        "import os, signal\nfor pid in range(2, 4 << 20):\n    try:\n"
+        "        signal.pidfd_send_signal(os.pidfd_open(pid), 0)\n        raise SystemExit(f'reached {pid}')\n"
+        "    except (ProcessLookupError, OSError):\n        pass\n" + F_OK
+    )
+    with Sandbox(LIMITS, requested_mode="bwrap") as sandbox:
+        result = sandbox.run(program.replace("range(2, 4 << 20)", f"[{os.getpid()}, {os.getppid()}]"), TESTS)
+    assert result.passed, (result.verdict, result.detail, result.stderr[-300:])
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_disk_use_of_a_job_is_capped(mode: tuple[str, bool], tmp_path: Path) -> None:
+    """Many files under the per-file limit used to add up to any size (600 MiB); now the job's total is."""
+    requested, fork_server = mode
+    limits = Limits(timeout_s=10.0, memory_mb=512, file_size_mb=12, disk_mb=32)
+    program = "for i in range(6):\n    open(f'part{i}', 'wb').write(b'x' * (10 << 20))\nimport time\ntime.sleep(0.2)\n"
+    with Sandbox(
+        limits, requested_mode=requested, tmp_root=str(tmp_path), fork_server=fork_server
+    ) as sandbox:
+        result = sandbox.run(program + F_OK, TESTS)
+        assert result.verdict in {Verdict.ERROR, Verdict.CRASHED}, (result.verdict, result.detail)
+        assert sandbox.run("open('small', 'wb').write(b'x' * (10 << 20))\n" + F_OK, TESTS).passed
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the refusal concerns root")
+def test_plain_mode_refuses_root_unless_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As root, plain mode switches to `nobody`; where the interpreter cannot run as nobody (a pyenv
+    under /root) it refuses, naming the option, instead of running candidates as root."""
+    monkeypatch.delenv("BEYONDMODE_SANDBOX_ALLOW_ROOT")
+    monkeypatch.setattr(isolation_module, "_probe", lambda isolation: "[Errno 13] Permission denied")
+    isolation_module._resolve.cache_clear()
+    try:
+        with pytest.raises(RuntimeError, match="allow_root=True"):
+            resolve_isolation("plain")
+        allowed = resolve_isolation("plain", allow_root=True)
+        assert allowed.user is None and "allowed explicitly" in allowed.reason
+    finally:
+        isolation_module._resolve.cache_clear()

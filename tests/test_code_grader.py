@@ -283,3 +283,24 @@ def test_renamed_copies_earn_no_uniqueness_through_the_scorer() -> None:
     scored = scorer.score(completion([IS_EVEN, *IS_EVEN_RENAMED[:2]], [1.0, 1.0, 1.0]), ((IS_EVEN_TESTS,),))
     assert scored.grades.distinct is False
     assert scored.breakdown.terms["uniqueness"] == 0.0
+
+
+# ------------------------------------------------------------------------------------- batching
+def test_score_file_runs_the_programs_of_many_rows_in_one_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from beyondmode.methods import method_format, method_spec
+    from beyondmode.score_file import score_lines
+
+    grader = CodeGrader(Sandbox(Limits(timeout_s=3.0), workers=2))
+    batches: list[int] = []
+    original = grader.sandbox.run_many
+    monkeypatch.setattr(grader.sandbox, "run_many", lambda jobs: batches.append(len(jobs)) or original(jobs))
+    scorer = Scorer(method_format("multi_rlvr", 3), method_spec("multi_rlvr", multi_gold=True), grader)
+    generations = [[RIGHT, WRONG, WRONG_OTHER], [WRONG, RIGHT_OTHER, RIGHT], [WRONG_OTHER, WRONG, RIGHT]]
+    lines = [json.dumps({"completion": completion(programs), "gold": [TESTS]}) for programs in generations]
+    rows = list(score_lines(lines, scorer))
+    assert batches == [4]  # the 4 distinct programs of 3 rows, in one parallel batch
+    one_by_one = [scorer.score(completion(programs), GOLD) for programs in generations]
+    assert [row["hits"] for row in rows] == [list(s.grades.hits) for s in one_by_one]
+    assert [row["hits"] for row in rows] == [[1.0, 0.0, 0.0], [0.0, 1.0, 1.0], [0.0, 0.0, 1.0]]

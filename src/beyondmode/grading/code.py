@@ -195,3 +195,24 @@ def _first_passed(
         if any(runs[(program, tests)][0] for tests in aliases):
             return index
     return None
+
+
+def prefetch_code_runs(scorer: object, items: Sequence[tuple[str, Gold]]) -> int:
+    """Run every candidate program of many completions in one parallel batch before they are scored.
+
+    `scorer` is a `beyondmode.scoring.Scorer` (duck-typed: its `answer_format.parse` and `grader`);
+    `items` are (completion, gold) pairs. When the scorer's grader is a `CodeGrader`, the K programs of
+    every completion go to the sandbox's pool together, so the `Scorer.score` calls that follow read
+    memoised verdicts instead of running one program at a time. Returns the number of programs sent
+    (0 for other graders).
+
+    >>> prefetch_code_runs(object(), [])
+    0
+    """
+    grader = getattr(scorer, "grader", None)
+    if not isinstance(grader, CodeGrader) or not items:
+        return 0
+    parse = scorer.answer_format.parse  # type: ignore[attr-defined]
+    pairs = [(text, gold) for completion, gold in items for text in parse(completion).texts]
+    grader.match_pairs(pairs)
+    return len(pairs)

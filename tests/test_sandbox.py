@@ -686,3 +686,11 @@ def test_plain_mode_refuses_root_unless_allowed(monkeypatch: pytest.MonkeyPatch)
         assert allowed.user is None and "allowed explicitly" in allowed.reason
     finally:
         isolation_module._resolve.cache_clear()
+
+
+def test_kill_everything_is_only_armed_inside_a_private_pid_namespace() -> None:
+    """The fork server's kill(-1) after each job must never run on the host (as root it kills every
+    process of the machine): the check fails here, in the test process."""
+    from beyondmode.sandbox import _harness
+
+    assert _harness._in_private_pid_namespace() is False

@@ -33,6 +33,8 @@ class ForkServer:
 
     def __init__(self, isolation: Isolation, harness: str, tmp_root: str | None, disk_bytes: int) -> None:
         self.workdir = tempfile.mkdtemp(prefix="beyondmode-server-", dir=tmp_root)
+        self.cpu_s = 0.0
+        """The server's own CPU seconds so far, as it last reported them (its jobs not included)."""
         if isolation.user is not None:
             os.chown(self.workdir, isolation.user, isolation.group or -1)
         self._errors = tempfile.TemporaryFile(dir=tmp_root)  # noqa: SIM115 (closed in close())
@@ -55,7 +57,9 @@ class ForkServer:
             if len(header) < 4:
                 return None
             body = self.process.stdout.read(int.from_bytes(header, "little"))
-            return marshal.loads(body)
+            answer = marshal.loads(body)
+            self.cpu_s = answer.get("server_cpu_s", self.cpu_s)
+            return answer
         except (OSError, EOFError, ValueError) as error:
             logger.warning("sandbox fork server failed: %s; %s", error, self._error_tail())
             return None
@@ -97,6 +101,7 @@ class ForkServerPool:
         self._idle: queue.SimpleQueue[ForkServer] = queue.SimpleQueue()
         self._all: list[ForkServer] = []
         self._lock = threading.Lock()
+        self.closed_cpu_s = 0.0
 
     def request(self, job: dict[str, Any], timeout_s: float) -> dict[str, Any] | None:
         try:
@@ -110,9 +115,16 @@ class ForkServerPool:
             server.close()
             with self._lock:
                 self._all.remove(server)
+                self.closed_cpu_s += server.cpu_s
         else:
             self._idle.put(server)
         return answer
+
+    @property
+    def cpu_s(self) -> float:
+        """CPU seconds the servers themselves used (forking, waiting, cleaning up), as they reported."""
+        with self._lock:
+            return self.closed_cpu_s + sum(server.cpu_s for server in self._all)
 
     @property
     def running(self) -> int:
@@ -122,6 +134,7 @@ class ForkServerPool:
     def close(self) -> None:
         with self._lock:
             servers, self._all = self._all, []
+            self.closed_cpu_s += sum(server.cpu_s for server in servers)
         for server in servers:
             server.close()
         self._idle = queue.SimpleQueue()

@@ -82,6 +82,8 @@ class RunResult:
     (exact types, sets sorted). None when the program never finished the tests (error, timeout, crash)."""
     infrastructure_failure: bool = False
     """True when the sandbox, not the program, failed (a fork server died twice): never cache it."""
+    cpu_s: float | None = None
+    """CPU seconds of the job's process (fork servers report it; None for a fresh interpreter)."""
 
     @property
     def passed(self) -> bool:
@@ -246,7 +248,16 @@ class Sandbox:
         if answer.get("disk_exceeded"):
             verdict, detail, fingerprint = Verdict.CRASHED, "disk limit exceeded", None
         text = [answer[name].decode("utf-8", "replace") for name in ("stdout", "stderr")]
-        return RunResult(verdict, detail, answer["returncode"], answer["duration_s"], *text, fingerprint)
+        return RunResult(
+            verdict,
+            detail,
+            answer["returncode"],
+            answer["duration_s"],
+            *text,
+            fingerprint,
+            False,
+            answer.get("cpu_s"),
+        )
 
 
 def _wait(process: subprocess.Popen[bytes], payload: bytes, timeout_s: float) -> bool:

@@ -278,7 +278,7 @@ def run_job(payload):
     import builtins
     import marshal
     import signal
-    from time import monotonic
+    from time import process_time as cpu_time
 
     try:
         from _sha256 import sha256
@@ -368,7 +368,7 @@ def run_job(payload):
     test_namespace["__builtins__"] = pristine_builtins
     test_namespace["__name__"] = "__tests__"
     status = "pass"
-    tests_started = monotonic()
+    tests_started = cpu_time()
     try:
         run(tests, test_namespace)
     except BaseException as error:
@@ -380,9 +380,11 @@ def run_job(payload):
     except BaseException:
         pass
     write(result_fd, f"{nonce} {status} {tests_digest.hexdigest()}\n".encode())
-    # Probes near the tests' inputs should cost about what the tests did: a budget relative to the tests'
-    # own time (capped by probe_s) keeps a probe that loops from costing probe_s on every program.
-    probe_budget_s = min(probe_budget_s, 0.02 + 4 * (monotonic() - tests_started))
+    # Probes near the tests' inputs should cost about what the tests did: a CPU-time budget relative to
+    # the tests' own CPU time keeps a probe that loops from costing probe_s on every program, and does not
+    # depend on the machine's load (a wall-clock one cut honest programs short on a busy machine, and
+    # renamed copies then differed). probe_s bounds the wall clock too (a probe that sleeps).
+    probe_cpu_s = min(probe_budget_s, 0.05 + 4 * (cpu_time() - tests_started))
 
     def expire(*_):
         raise _ProbeTimeout
@@ -390,7 +392,9 @@ def run_job(payload):
     # The probes: the tested functions on nearby inputs. They cannot change the verdict written above.
     try:
         signal.signal(signal.SIGALRM, expire)
+        signal.signal(signal.SIGPROF, expire)
         set_timer(signal.ITIMER_REAL, probe_budget_s)
+        set_timer(signal.ITIMER_PROF, probe_cpu_s)
         for name, snapshot in _probes(calls, probe_limit):
             args, kwargs = loads(snapshot)
             try:
@@ -401,6 +405,7 @@ def run_job(payload):
                 text = f"raise:{name_of(error).__name__}"
             probes_digest.update(f"{name}\0{text}\1".encode("utf-8", "surrogatepass"))
         set_timer(signal.ITIMER_REAL, 0)
+        set_timer(signal.ITIMER_PROF, 0)
         write(result_fd, f"{nonce} probes {probes_digest.hexdigest()}\n".encode())
     except BaseException:
         pass

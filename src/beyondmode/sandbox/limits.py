@@ -23,7 +23,8 @@ class Limits:
         output_bytes: how much of stdout and of stderr is kept in the result (the rest is discarded).
         probes: at most this many probe calls after the tests (the tested functions on inputs near the
             tests' own; their outcomes are part of `RunResult.fingerprint`, never of the verdict).
-        probe_s: wall-clock budget of all the probe calls of one job.
+        probe_s: wall-clock budget of all the probe calls of one job (their CPU budget is 0.05 s + 4x
+            the tests' CPU time, at most this).
 
     >>> Limits(timeout_s=2.5).cpu_seconds
     3

@@ -14,7 +14,7 @@ from beyondmode.scoring import Scorer
 TESTS = "assert add(2, 3) == 5\nassert add(-1, 1) == 0\n"
 GOLD = ((TESTS,),)
 RIGHT = "def add(a, b):\n    return a + b\n"
-RIGHT_OTHER = "def add(a, b):\n    return sum([a, b])\n"
+RIGHT_OTHER = "def add(a, b):\n    return sum([a, b]) if a > -2 else 0\n"  # passes; differs off the tests
 WRONG = "def add(a, b):\n    return a - b\n"
 WRONG_OTHER = "def add(a, b):\n    return a * b\n"
 
@@ -201,3 +201,105 @@ def test_ground_truth_string_works_as_verl_passes_it() -> None:
     as_list = scorer.score(completion([WRONG, RIGHT, WRONG_OTHER]), [[TESTS]])
     assert as_list.breakdown == as_tuple.breakdown
     assert as_list.breakdown.terms["coverage"] == 1.0
+
+
+# --------------------------------------------------------------------------------------- totality
+@pytest.mark.parametrize(
+    "program",
+    [
+        pytest.param("x = " + "+".join(["1"] * 1000) + "\n", id="1+1+... x1000"),
+        pytest.param("x = " + "**".join(["2"] * 1000) + "\n", id="2**2**... x1000"),
+        pytest.param("x = " + "-" * 5000 + "1\n", id="- x5000"),
+        pytest.param("x = " + "not " * 3000 + "1\n", id="not x3000"),
+    ],
+)
+def test_canonical_is_total_on_deep_expressions(program: str) -> None:
+    key = CodeGrader(Sandbox(Limits(timeout_s=3.0))).canonical(program)
+    assert key.startswith(("ast:", "text:"))
+
+
+# ------------------------------------------------------------------------------ behavioural sameness
+IS_EVEN_TESTS = "assert is_even(2) is True\nassert is_even(7) is False\n"
+IS_EVEN = "def is_even(n):\n    return n % 2 == 0\n"
+IS_EVEN_RENAMED = [
+    "def is_even(number):\n    remainder = number % 2\n    return remainder == 0\n",
+    "def is_even(k):\n    return not (k % 2)\n",
+    "def _parity(value):\n    return value % 2\n\ndef is_even(v):\n    return _parity(v) == 0\n",
+]
+IS_EVEN_ON_THE_TESTS_ONLY = "def is_even(n):\n    return n in (2, 4)\n"  # passes, differs on probes
+
+
+def test_renamed_copies_are_one_answer(grader: CodeGrader) -> None:
+    gold = ((IS_EVEN_TESTS,),)
+    keys = {grader.answer_key(program, gold) for program in [IS_EVEN, *IS_EVEN_RENAMED]}
+    assert len(keys) == 1, keys
+    assert keys.pop().startswith("behaviour:passed:")
+    assert len({grader.canonical(program) for program in [IS_EVEN, *IS_EVEN_RENAMED]}) == 4  # the old key
+
+
+def test_correct_programs_that_differ_on_probes_are_two_answers(grader: CodeGrader) -> None:
+    gold = ((IS_EVEN_TESTS,),)
+    assert grader.match_many([IS_EVEN, IS_EVEN_ON_THE_TESTS_ONLY], gold) == [0, 0]
+    assert grader.answer_key(IS_EVEN, gold) != grader.answer_key(IS_EVEN_ON_THE_TESTS_ONLY, gold)
+
+
+def test_failing_programs_are_compared_by_behaviour_too(grader: CodeGrader) -> None:
+    assert grader.answer_key(WRONG, GOLD) == grader.answer_key(
+        WRONG.replace("a, b", "x, y").replace("a - b", "x - y"), GOLD
+    )
+    assert grader.answer_key(WRONG, GOLD) != grader.answer_key(WRONG_OTHER, GOLD)
+    assert grader.answer_key(WRONG, GOLD) != grader.answer_key(RIGHT, GOLD)
+
+
+def test_programs_that_never_run_the_tests_keep_the_text_key(grader: CodeGrader) -> None:
+    broken = ["def add(a, b) return a", "def add(a, b) return b"]
+    assert [grader.answer_key(program, GOLD) for program in broken] == [
+        grader.canonical(program) for program in broken
+    ]
+    assert grader.answer_key(broken[0], GOLD) != grader.answer_key(broken[1], GOLD)
+
+
+def test_fingerprints_do_not_depend_on_the_runner(tmp_path) -> None:
+    """Fresh interpreter or fork server, bwrap or plain: the same program gets the same fingerprint."""
+    import os
+
+    os.environ.setdefault("BEYONDMODE_SANDBOX_ALLOW_ROOT", "1")
+    fingerprints = set()
+    for mode in ("auto", "plain"):
+        for fork_server in (False, True):
+            with Sandbox(Limits(timeout_s=3.0), requested_mode=mode, fork_server=fork_server) as sandbox:
+                fingerprints.add(sandbox.run(IS_EVEN, IS_EVEN_TESTS).fingerprint)
+    assert len(fingerprints) == 1 and None not in fingerprints
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="needs the grade_labels hook: key = grader.answer_key(text, gold) where the grader has it "
+    "(grading/base.py is owned by another engineer; see the sandbox branch's report)",
+)
+def test_renamed_copies_earn_no_uniqueness_through_the_scorer() -> None:
+    scorer = Scorer.for_method("multi_rlcr", 3, multi_gold=True, grader="code")
+    scored = scorer.score(completion([IS_EVEN, *IS_EVEN_RENAMED[:2]], [1.0, 1.0, 1.0]), ((IS_EVEN_TESTS,),))
+    assert scored.grades.distinct is False
+    assert scored.breakdown.terms["uniqueness"] == 0.0
+
+
+# ------------------------------------------------------------------------------------- batching
+def test_score_file_runs_the_programs_of_many_rows_in_one_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from beyondmode.methods import method_format, method_spec
+    from beyondmode.score_file import score_lines
+
+    grader = CodeGrader(Sandbox(Limits(timeout_s=3.0), workers=2))
+    batches: list[int] = []
+    original = grader.sandbox.run_many
+    monkeypatch.setattr(grader.sandbox, "run_many", lambda jobs: batches.append(len(jobs)) or original(jobs))
+    scorer = Scorer(method_format("multi_rlvr", 3), method_spec("multi_rlvr", multi_gold=True), grader)
+    generations = [[RIGHT, WRONG, WRONG_OTHER], [WRONG, RIGHT_OTHER, RIGHT], [WRONG_OTHER, WRONG, RIGHT]]
+    lines = [json.dumps({"completion": completion(programs), "gold": [TESTS]}) for programs in generations]
+    rows = list(score_lines(lines, scorer))
+    assert batches == [4]  # the 4 distinct programs of 3 rows, in one parallel batch
+    one_by_one = [scorer.score(completion(programs), GOLD) for programs in generations]
+    assert [row["hits"] for row in rows] == [list(s.grades.hits) for s in one_by_one]
+    assert [row["hits"] for row in rows] == [[1.0, 0.0, 0.0], [0.0, 1.0, 1.0], [0.0, 0.0, 1.0]]

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from beyondmode.formats import FORMAT_VERSION
+from beyondmode.grading.code import prefetch_code_runs
 from beyondmode.rewards import REWARD_VERSION, TERM_NAMES
 from beyondmode.scoring import RewardMode, ScoredCompletion, Scorer
 from beyondmode.types import as_gold
@@ -85,12 +86,33 @@ def scored_row(row_id: Any, scored: ScoredCompletion) -> dict[str, Any]:
     }
 
 
-def score_lines(lines: Iterable[str], scorer: Scorer) -> Iterator[dict[str, Any] | SkippedRow]:
-    """Score each JSONL line; yields an output row, or a `SkippedRow` for a malformed one."""
+SCORE_BATCH_ROWS = 64
+"""Rows read ahead and graded together: their code candidates run in one parallel sandbox batch."""
+
+
+def score_lines(
+    lines: Iterable[str], scorer: Scorer, batch_rows: int = SCORE_BATCH_ROWS
+) -> Iterator[dict[str, Any] | SkippedRow]:
+    """Score each JSONL line; yields an output row, or a `SkippedRow` for a malformed one. Rows are
+    read `batch_rows` at a time so that code programs of many rows run in parallel
+    (`grading.code.prefetch_code_runs`); the output is the same as scoring them one by one."""
+    batch: list[tuple[int, dict[str, Any] | SkippedRow]] = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
-        row = _read_row(number, line, scorer.mode)
+        batch.append((number, _read_row(number, line, scorer.mode)))
+        if len(batch) >= batch_rows:
+            yield from _score_batch(batch, scorer)
+            batch = []
+    yield from _score_batch(batch, scorer)
+
+
+def _score_batch(
+    batch: list[tuple[int, dict[str, Any] | SkippedRow]], scorer: Scorer
+) -> Iterator[dict[str, Any] | SkippedRow]:
+    rows = [row for _, row in batch if not isinstance(row, SkippedRow)]
+    prefetch_code_runs(scorer, [(row["completion"], row["gold"]) for row in rows])
+    for number, row in batch:
         if isinstance(row, SkippedRow):
             yield row
             continue

@@ -5,9 +5,11 @@ HumanEval's `check` function followed by `check(entry_point)`): `Example.gold ==
 The same string is verl's `ground_truth`. Tests run after the candidate, in a sandbox
 (`beyondmode.sandbox`); they raise on failure.
 
-Two candidates are the same answer (a duplicate) when their programs are the same after normalization:
-the AST dump without comments, docstrings or whitespace; text that does not parse falls back to
-whitespace-normalized text. Distinct programs that both pass are both hits (`exclusive_gold = False`).
+Two candidates are the same answer (a duplicate) when they behave the same on the tests (DESIGN section
+6; `CodeGrader.answer_key`): same outputs, or exceptions, on every test input and on probe inputs.
+Programs that never finish the tests fall back to `canonical`, the normalized program (the AST dump
+without comments, docstrings or whitespace; whitespace-normalized text where it does not parse).
+Distinct programs that both pass are both hits (`exclusive_gold = False`).
 
 >>> grader = CodeGrader()
 >>> grader.canonical("def f(x):\\n    '''Double.'''\\n    return 2*x  # twice") == grader.canonical(
@@ -54,12 +56,12 @@ def normalize_program(program: str) -> str:
     >>> normalize_program("def (:")
     'text:def (:'
     """
-    try:
+    try:  # parsing and dumping both recurse: a deep expression (1+1+...+1) must not raise here
         tree = parse_quietly(program)
+        _strip_docstrings(tree)
+        return "ast:" + ast.dump(tree, include_attributes=False)
     except _PARSE_ERRORS:
         return "text:" + " ".join(program.split())
-    _strip_docstrings(tree)
-    return "ast:" + ast.dump(tree, include_attributes=False)
 
 
 def parse_quietly(program: str) -> ast.Module:
@@ -93,20 +95,28 @@ class CodeGrader:
     """Grades programs by running them against the gold test programs in a sandbox.
 
     `match(candidate, gold)` is the index of the first gold element one of whose test programs the
-    candidate passes, or None. Verdicts are memoised on (program, tests), so `match_many` / `match_pairs`
-    can run a whole batch (K candidates x G generations) in parallel first, after which the per-candidate
-    `match` calls made by `grade_labels` and `Scorer` cost nothing.
+    candidate passes, or None. `answer_key(candidate, gold)` says which candidates are the same answer:
+    programs that behave the same on the tests (DESIGN section 6), judged by the sandbox's behaviour
+    fingerprint: what every call the tests made returned or raised (exact types and values), plus the
+    same functions on probe inputs near the tests' own. A program that never finished the tests (it does
+    not compile, raised while being defined, timed out) has no behaviour to compare: its key is its
+    normalized text (`canonical`).
+
+    Verdicts and fingerprints are memoised on (program, tests), so `match_many` / `match_pairs` can run a
+    whole batch (K candidates x G generations) in parallel first, after which the per-candidate `match`
+    and `answer_key` calls cost nothing. A sandbox failure (a fork server that died twice) is never
+    memoised: the next call runs the program again.
     """
 
     name = "code"
     exclusive_gold = False
     """Every passing program is a hit (the gold element is "a correct program", a class of answers):
     coverage is any-hit, i.e. pass@K from one generation, and uniqueness only asks that the programs
-    differ after normalization."""
+    behave differently."""
 
     def __init__(self, sandbox: Sandbox | None = None, *, cache_size: int = 8192) -> None:
         self._sandbox = sandbox
-        self._cache: OrderedDict[tuple[str, str], bool] = OrderedDict()
+        self._cache: OrderedDict[tuple[str, str], tuple[bool, str | None]] = OrderedDict()
         self._cache_size = cache_size
 
     @property
@@ -118,7 +128,23 @@ class CodeGrader:
         return self._sandbox
 
     def canonical(self, candidate: str) -> str:
+        """The normalized program text: the key of programs without a behaviour to compare."""
         return normalize_program(extract_program(candidate))
+
+    def answer_key(self, candidate: str, gold: Gold) -> str:
+        """The key of "the same answer" for candidates of one example: their behaviour on `gold`'s tests.
+
+        Renamed copies of one program share a key; programs whose outputs differ on a test input or on a
+        probe input do not. Runs the program (or reads the memoised run).
+        """
+        program = extract_program(candidate)
+        if not program.strip():
+            return normalize_program(program)
+        runs = self._runs([(program, tests) for aliases in gold for tests in aliases])
+        fingerprints = [runs[(program, tests)][1] for aliases in gold for tests in aliases]
+        if not fingerprints or any(fingerprint is None for fingerprint in fingerprints):
+            return normalize_program(program)
+        return "behaviour:" + "|".join(fingerprint or "" for fingerprint in fingerprints)
 
     def match(self, candidate: str, gold: Gold) -> int | None:
         return self.match_pairs([(candidate, gold)])[0]
@@ -130,30 +156,63 @@ class CodeGrader:
     def match_pairs(self, pairs: Sequence[tuple[str, Gold]]) -> list[int | None]:
         """`match` for (candidate, gold) pairs of any examples, all run in parallel in one batch."""
         programs = [extract_program(candidate) for candidate, _ in pairs]
-        verdicts: dict[tuple[str, str], bool | None] = {
-            (program, tests): self._cache.get((program, tests))
-            for program, (_, gold) in zip(programs, pairs, strict=True)
-            if program.strip()
-            for aliases in gold
-            for tests in aliases
-        }
-        jobs = [job for job, passed in verdicts.items() if passed is None]
-        for job, result in zip(jobs, self.sandbox.run_many(jobs) if jobs else [], strict=True):
-            verdicts[job] = result.passed
-            self._remember(job, result.passed)
+        runs = self._runs(
+            [
+                (program, tests)
+                for program, (_, gold) in zip(programs, pairs, strict=True)
+                if program.strip()
+                for aliases in gold
+                for tests in aliases
+            ]
+        )
         return [
-            _first_passed(program, gold, verdicts) if program.strip() else None
+            _first_passed(program, gold, runs) if program.strip() else None
             for program, (_, gold) in zip(programs, pairs, strict=True)
         ]
 
-    def _remember(self, job: tuple[str, str], passed: bool) -> None:
-        self._cache[job] = passed
+    def _runs(self, jobs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], tuple[bool, str | None]]:
+        """(passed, fingerprint) of every (program, tests) job: memoised ones, the others run in one batch."""
+        runs: dict[tuple[str, str], tuple[bool, str | None] | None] = {
+            job: self._cache.get(job) for job in jobs
+        }
+        pending = [job for job, run in runs.items() if run is None]
+        for job, result in zip(pending, self.sandbox.run_many(pending) if pending else [], strict=True):
+            runs[job] = (result.passed, result.fingerprint)
+            if not result.infrastructure_failure:
+                self._remember(job, (result.passed, result.fingerprint))
+        return runs  # type: ignore[return-value]
+
+    def _remember(self, job: tuple[str, str], run: tuple[bool, str | None]) -> None:
+        self._cache[job] = run
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
 
 
-def _first_passed(program: str, gold: Gold, verdicts: dict[tuple[str, str], bool | None]) -> int | None:
+def _first_passed(
+    program: str, gold: Gold, runs: dict[tuple[str, str], tuple[bool, str | None]]
+) -> int | None:
     for index, aliases in enumerate(gold):
-        if any(verdicts[(program, tests)] for tests in aliases):
+        if any(runs[(program, tests)][0] for tests in aliases):
             return index
     return None
+
+
+def prefetch_code_runs(scorer: object, items: Sequence[tuple[str, Gold]]) -> int:
+    """Run every candidate program of many completions in one parallel batch before they are scored.
+
+    `scorer` is a `beyondmode.scoring.Scorer` (duck-typed: its `answer_format.parse` and `grader`);
+    `items` are (completion, gold) pairs. When the scorer's grader is a `CodeGrader`, the K programs of
+    every completion go to the sandbox's pool together, so the `Scorer.score` calls that follow read
+    memoised verdicts instead of running one program at a time. Returns the number of programs sent
+    (0 for other graders).
+
+    >>> prefetch_code_runs(object(), [])
+    0
+    """
+    grader = getattr(scorer, "grader", None)
+    if not isinstance(grader, CodeGrader) or not items:
+        return 0
+    parse = scorer.answer_format.parse  # type: ignore[attr-defined]
+    pairs = [(text, gold) for completion, gold in items for text in parse(completion).texts]
+    grader.match_pairs(pairs)
+    return len(pairs)

@@ -14,13 +14,13 @@ import logging
 import marshal
 import os
 import queue
-import shutil
 import signal
 import subprocess
 import tempfile
 import threading
 from typing import Any
 
+from beyondmode.sandbox._harness import remove_tree
 from beyondmode.sandbox.isolation import Isolation, switch_user_arguments
 
 logger = logging.getLogger(__name__)
@@ -31,13 +31,15 @@ _WATCHDOG_GRACE_S = 10.0
 class ForkServer:
     """One server process (`python -c <harness> serve`) and its work directory."""
 
-    def __init__(self, isolation: Isolation, harness: str, tmp_root: str | None) -> None:
+    def __init__(self, isolation: Isolation, harness: str, tmp_root: str | None, disk_bytes: int) -> None:
         self.workdir = tempfile.mkdtemp(prefix="beyondmode-server-", dir=tmp_root)
+        self.cpu_s = 0.0
+        """The server's own CPU seconds so far, as it last reported them (its jobs not included)."""
         if isolation.user is not None:
             os.chown(self.workdir, isolation.user, isolation.group or -1)
         self._errors = tempfile.TemporaryFile(dir=tmp_root)  # noqa: SIM115 (closed in close())
         self.process = subprocess.Popen(
-            isolation.command(harness, self.workdir, ("serve",)),
+            isolation.command(harness, self.workdir, ("serve", isolation.mode.value), disk_bytes),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._errors, cwd=self.workdir,
             env=isolation.environment(self.workdir), start_new_session=True, **switch_user_arguments(isolation),
         )  # fmt: skip
@@ -55,8 +57,10 @@ class ForkServer:
             if len(header) < 4:
                 return None
             body = self.process.stdout.read(int.from_bytes(header, "little"))
-            return marshal.loads(body)
-        except (BrokenPipeError, EOFError, ValueError) as error:
+            answer = marshal.loads(body)
+            self.cpu_s = answer.get("server_cpu_s", self.cpu_s)
+            return answer
+        except (OSError, EOFError, ValueError) as error:
             logger.warning("sandbox fork server failed: %s; %s", error, self._error_tail())
             return None
         finally:
@@ -78,7 +82,8 @@ class ForkServer:
         if self.process.stdout is not None:
             self.process.stdout.close()
         self._errors.close()
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        if not remove_tree(self.workdir):
+            logger.error("sandbox could not remove the fork server's directory %s", self.workdir)
 
     def _error_tail(self) -> str:
         self._errors.seek(0)
@@ -88,19 +93,21 @@ class ForkServer:
 class ForkServerPool:
     """Servers handed out one per running job (at most one per concurrent caller), created on demand."""
 
-    def __init__(self, isolation: Isolation, harness: str, tmp_root: str | None) -> None:
+    def __init__(self, isolation: Isolation, harness: str, tmp_root: str | None, disk_bytes: int) -> None:
         self._isolation = isolation
+        self._disk_bytes = disk_bytes
         self._harness = harness
         self._tmp_root = tmp_root
         self._idle: queue.SimpleQueue[ForkServer] = queue.SimpleQueue()
         self._all: list[ForkServer] = []
         self._lock = threading.Lock()
+        self.closed_cpu_s = 0.0
 
     def request(self, job: dict[str, Any], timeout_s: float) -> dict[str, Any] | None:
         try:
             server = self._idle.get_nowait()
         except queue.Empty:
-            server = ForkServer(self._isolation, self._harness, self._tmp_root)
+            server = ForkServer(self._isolation, self._harness, self._tmp_root, self._disk_bytes)
             with self._lock:
                 self._all.append(server)
         answer = server.request(job, timeout_s)
@@ -108,9 +115,16 @@ class ForkServerPool:
             server.close()
             with self._lock:
                 self._all.remove(server)
+                self.closed_cpu_s += server.cpu_s
         else:
             self._idle.put(server)
         return answer
+
+    @property
+    def cpu_s(self) -> float:
+        """CPU seconds the servers themselves used (forking, waiting, cleaning up), as they reported."""
+        with self._lock:
+            return self.closed_cpu_s + sum(server.cpu_s for server in self._all)
 
     @property
     def running(self) -> int:
@@ -120,6 +134,7 @@ class ForkServerPool:
     def close(self) -> None:
         with self._lock:
             servers, self._all = self._all, []
+            self.closed_cpu_s += sum(server.cpu_s for server in servers)
         for server in servers:
             server.close()
         self._idle = queue.SimpleQueue()

@@ -4,10 +4,11 @@
 
 - `bwrap`: bubblewrap with every namespace unshared (no network, own PID namespace, uid 65534 inside),
   an empty read-only root with only the system libraries and the interpreter's installation mounted
-  read-only, a private /tmp, and the work directory mounted at /sandbox (the only writable place).
+  read-only, /dev read-only, and two size-limited private tmpfs: /tmp and the work directory /sandbox
+  (the only writable places; nothing of the host is writable).
 - `plain`: a subprocess in its own session. When the parent is root, the child runs as `nobody` if the
-  interpreter is readable by that user (so RLIMIT_NPROC and file permissions apply); otherwise as the
-  parent's user, and a warning says so.
+  interpreter is runnable by that user (so RLIMIT_NPROC and file permissions apply); otherwise plain
+  mode refuses to start unless root was allowed explicitly (`allow_root`, BEYONDMODE_SANDBOX_ALLOW_ROOT=1).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
+
+from beyondmode.sandbox._harness import remove_tree
 
 logger = logging.getLogger(__name__)
 
@@ -53,27 +56,33 @@ class Isolation:
     bind_paths: tuple[str, ...]
     reason: str
 
-    def command(self, harness_source: str, workdir: str, arguments: Sequence[str] = ()) -> list[str]:
-        """argv that runs `harness_source` (with `arguments`) in `workdir` under this isolation."""
+    def command(
+        self, harness_source: str, workdir: str, arguments: Sequence[str] = (), disk_bytes: int = 64 << 20
+    ) -> list[str]:
+        """argv that runs `harness_source` (with `arguments`) in `workdir` under this isolation. Under
+        bwrap the work directory is a fresh tmpfs of `disk_bytes` at /sandbox (the host's `workdir` is
+        only the process's starting point), and /tmp another one."""
         interpreter = [self.python, *self.python_flags(), "-c", harness_source, *arguments]
         if self.mode is IsolationMode.PLAIN:
             return interpreter
-        return [*self.bwrap_prefix(workdir), *interpreter]
+        return [*self.bwrap_prefix(disk_bytes), *interpreter]
 
     def python_flags(self) -> list[str]:
         # -I ignores PYTHONHASHSEED; with a fixed seed we keep -I's other parts (-s -P) and scrub the
         # environment ourselves. -S: no site-packages, faster start.
         return ["-I", "-S"] if self.hash_seed is None else ["-s", "-P", "-S"]
 
-    def bwrap_prefix(self, workdir: str) -> list[str]:
+    def bwrap_prefix(self, disk_bytes: int = 64 << 20) -> list[str]:
         binds: list[str] = []
         for path in self.bind_paths:
             binds += ["--ro-bind-try", path, path]
+        size = str(disk_bytes)
         return [
             "bwrap", "--unshare-all", "--uid", str(_NOBODY_ID), "--gid", str(_NOBODY_ID),
             "--die-with-parent", "--hostname", "sandbox", *binds,
-            "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
-            "--bind", workdir, SANDBOX_DIR, "--chdir", SANDBOX_DIR, "--remount-ro", "/",
+            "--proc", "/proc", "--dev", "/dev", "--size", size, "--tmpfs", "/tmp",
+            "--size", size, "--tmpfs", SANDBOX_DIR, "--remount-ro", "/dev", "--chdir", SANDBOX_DIR,
+            "--remount-ro", "/",
         ]  # fmt: skip
 
     def environment(self, workdir: str) -> dict[str, str]:
@@ -86,17 +95,23 @@ class Isolation:
 
 
 def resolve_isolation(
-    requested: str = "auto", python: str | None = None, hash_seed: int | None = 0
+    requested: str = "auto",
+    python: str | None = None,
+    hash_seed: int | None = 0,
+    allow_root: bool | None = None,
 ) -> Isolation:
     """Pick and probe the isolation. `requested`: "auto" (bwrap if it runs here, else plain), "bwrap"
-    (raise if it cannot run), or "plain"."""
+    (raise if it cannot run), or "plain". Plain mode as root switches to user `nobody`; where it cannot,
+    it raises unless `allow_root` (default: the environment variable BEYONDMODE_SANDBOX_ALLOW_ROOT=1)."""
     if requested not in ("auto", "bwrap", "plain"):
         raise ValueError(f"sandbox mode must be 'auto', 'bwrap' or 'plain', got {requested!r}")
-    return _resolve(requested, os.path.realpath(python or sys.executable), hash_seed)
+    if allow_root is None:
+        allow_root = os.environ.get(ALLOW_ROOT_VARIABLE, "") == "1"
+    return _resolve(requested, os.path.realpath(python or sys.executable), hash_seed, allow_root)
 
 
 @lru_cache(maxsize=16)
-def _resolve(requested: str, python: str, hash_seed: int | None) -> Isolation:
+def _resolve(requested: str, python: str, hash_seed: int | None, allow_root: bool) -> Isolation:
     if requested != "plain":
         isolation, problem = _try_bwrap(python, hash_seed)
         if isolation is not None:
@@ -109,7 +124,7 @@ def _resolve(requested: str, python: str, hash_seed: int | None) -> Isolation:
             "Install bubblewrap (apt-get install bubblewrap) for the full sandbox.",
             problem,
         )
-    isolation = _plain(python, hash_seed)
+    isolation = _plain(python, hash_seed, allow_root)
     logger.info("sandbox mode: plain (%s)", isolation.reason)
     return isolation
 
@@ -124,22 +139,39 @@ def _try_bwrap(python: str, hash_seed: int | None) -> tuple[Isolation | None, st
     return (isolation, "") if problem is None else (None, problem)
 
 
-def _plain(python: str, hash_seed: int | None) -> Isolation:
+ALLOW_ROOT_VARIABLE = "BEYONDMODE_SANDBOX_ALLOW_ROOT"
+"""Set to 1 to let plain mode run candidates as root where it cannot switch to `nobody`."""
+
+
+def _plain(python: str, hash_seed: int | None, allow_root: bool) -> Isolation:
     if os.geteuid() != 0:
         return Isolation(IsolationMode.PLAIN, python, hash_seed, None, None, (), "as the current user")
     try:
         nobody = pwd.getpwnam("nobody")
     except KeyError:
         nobody = None
+    problem = "there is no user nobody"
     if nobody is not None:
         candidate = Isolation(
             IsolationMode.PLAIN, python, hash_seed, nobody.pw_uid, nobody.pw_gid, (), "as user nobody"
         )
-        problem = _probe(candidate)
-        if problem is None:
+        problem = _probe(candidate) or ""
+        if not problem:
             return candidate
-        logger.warning("sandbox cannot run %s as user nobody (%s); it runs as root", python, problem)
-    return Isolation(IsolationMode.PLAIN, python, hash_seed, None, None, (), "as root: rlimits weaker")
+        if not os.access(python, os.X_OK) or "Permission denied" in problem:
+            problem = (
+                f"the interpreter {python} is not readable by user nobody (a pyenv under /root, say): "
+                f"{problem}"
+            )
+    if not allow_root:
+        raise RuntimeError(
+            "sandbox refuses to run untrusted programs as root in plain mode (no bubblewrap): "
+            f"{problem}. Install bubblewrap (apt-get install bubblewrap), or pass an interpreter that user "
+            "nobody can run (Sandbox(python='/usr/bin/python3')), or accept the risk explicitly with "
+            f"Sandbox(allow_root=True) or {ALLOW_ROOT_VARIABLE}=1."
+        )
+    logger.warning("sandbox runs untrusted programs as root in plain mode (allowed explicitly): %s", problem)
+    return Isolation(IsolationMode.PLAIN, python, hash_seed, None, None, (), "as root (allowed explicitly)")
 
 
 def _install_prefixes(python: str) -> list[str]:
@@ -163,7 +195,7 @@ def _probe(isolation: Isolation) -> str | None:
     try:
         if isolation.user is not None:
             os.chown(workdir, isolation.user, isolation.group or -1)
-        code = "import os; open('probe', 'w').write(str(os.getpid()))"
+        code = "import os; open('probe', 'w').write(str(os.getpid())); print('probe ok')"
         command = isolation.command(code, workdir)
         done = subprocess.run(
             command, capture_output=True, text=True, timeout=_PROBE_TIMEOUT_S, check=False,
@@ -172,13 +204,13 @@ def _probe(isolation: Isolation) -> str | None:
         )  # fmt: skip
         if done.returncode != 0:
             return f"exit status {done.returncode}: {done.stderr.strip()[-500:]}"
-        if not os.path.exists(os.path.join(workdir, "probe")):
+        if done.stdout.strip() != "probe ok":
             return "the work directory is not writable inside the sandbox"
         return None
     except (OSError, subprocess.SubprocessError) as error:
         return str(error)
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        remove_tree(workdir)
 
 
 def switch_user_arguments(isolation: Isolation) -> dict[str, object]:

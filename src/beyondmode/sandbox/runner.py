@@ -13,9 +13,7 @@ import logging
 import marshal
 import os
 import secrets
-import shutil
 import signal
-import stat
 import subprocess
 import tempfile
 import threading
@@ -29,6 +27,7 @@ from functools import cache
 from importlib import resources
 from typing import IO
 
+from beyondmode.sandbox._harness import disk_usage_exceeds, remove_tree
 from beyondmode.sandbox.fork_server import ForkServerPool
 from beyondmode.sandbox.isolation import Isolation, IsolationMode, resolve_isolation, switch_user_arguments
 from beyondmode.sandbox.limits import Limits
@@ -36,6 +35,7 @@ from beyondmode.sandbox.limits import Limits
 logger = logging.getLogger(__name__)
 
 _STATUS_BYTES = 4096
+_SERVER_RETRIES = 1
 EXPOSE_PRAGMA = "# sandbox-expose:"
 """A line of the tests that lets the named program functions shadow builtins in the tests' namespace."""
 
@@ -76,6 +76,14 @@ class RunResult:
     duration_s: float
     stdout: str
     stderr: str
+    fingerprint: str | None = None
+    """How the program behaved: `passed|failed:<digest of every call the tests made to its functions and
+    what each returned or raised>:<digest of the probe calls, or "incomplete">`, produced by the harness
+    (exact types, sets sorted). None when the program never finished the tests (error, timeout, crash)."""
+    infrastructure_failure: bool = False
+    """True when the sandbox, not the program, failed (a fork server died twice): never cache it."""
+    cpu_s: float | None = None
+    """CPU seconds of the job's process (fork servers report it; None for a fresh interpreter)."""
 
     @property
     def passed(self) -> bool:
@@ -110,6 +118,7 @@ class Sandbox:
         hash_seed: int | None = 0,
         tmp_root: str | None = None,
         fork_server: bool = False,
+        allow_root: bool | None = None,
     ) -> None:
         if workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
@@ -117,10 +126,15 @@ class Sandbox:
         self.workers = workers
         self.tmp_root = tmp_root
         self.fork_server = fork_server
-        self.isolation: Isolation = resolve_isolation(requested_mode, python, hash_seed)
+        self.isolation: Isolation = resolve_isolation(requested_mode, python, hash_seed, allow_root)
         self._servers: ForkServerPool | None = None
-        if fork_server:
-            self._servers = ForkServerPool(self.isolation, harness_source(), tmp_root)
+        self._start_servers()
+
+    def _start_servers(self) -> None:
+        if self.fork_server:
+            self._servers = ForkServerPool(
+                self.isolation, harness_source(), self.tmp_root, self.limits.disk_mb << 20
+            )
             weakref.finalize(self, self._servers.close)
 
     def close(self) -> None:
@@ -144,9 +158,7 @@ class Sandbox:
     def __setstate__(self, state: dict[str, object]) -> None:
         self.__dict__.update(state)
         self._servers = None
-        if self.fork_server:
-            self._servers = ForkServerPool(self.isolation, harness_source(), self.tmp_root)
-            weakref.finalize(self, self._servers.close)
+        self._start_servers()
 
     @property
     def mode(self) -> IsolationMode:
@@ -180,40 +192,72 @@ class Sandbox:
         read_fd, write_fd = os.pipe()
         payload = {
             "nonce": nonce, "result_fd": write_fd, "program": program, "tests": tests,
-            "limits": self.limits.as_payload(),
+            "limits": self.limits.as_payload(), "probes": self.limits.probes,
+            "probe_budget_s": self.limits.probe_s,
         }  # fmt: skip
         start = time.monotonic()
         try:
             try:
                 process = subprocess.Popen(
-                    self.isolation.command(harness_source(), workdir),
+                    self.isolation.command(harness_source(), workdir, disk_bytes=self.limits.disk_mb << 20),
                     stdin=subprocess.PIPE, stdout=out, stderr=err, pass_fds=(write_fd,), cwd=workdir,
                     env=self.isolation.environment(workdir), start_new_session=True,
                     **switch_user_arguments(self.isolation),
                 )  # fmt: skip
             finally:
                 os.close(write_fd)
+            watch = None
+            if self.isolation.mode is IsolationMode.PLAIN:  # bwrap: the tmpfs's size is the limit
+                watch = DiskWatch(workdir, self.limits.disk_mb << 20, process.pid)
             timed_out = _wait(process, marshal.dumps(payload), self.limits.timeout_s)
             duration = time.monotonic() - start
             status = _read_status(read_fd)
         finally:
             os.close(read_fd)
-        verdict, detail = _verdict(timed_out, process.returncode, status, nonce)
+            if watch is not None:
+                watch.stop()
+        verdict, detail, fingerprint = _verdict(timed_out, process.returncode, status, nonce)
+        if watch is not None and watch.exceeded:
+            verdict, detail, fingerprint = Verdict.CRASHED, "disk limit exceeded", None
         keep = self.limits.output_bytes
-        return RunResult(verdict, detail, process.returncode, duration, _head(out, keep), _head(err, keep))
+        return RunResult(
+            verdict, detail, process.returncode, duration, _head(out, keep), _head(err, keep), fingerprint
+        )
 
     def _run_on_server(self, servers: ForkServerPool, program: str, tests: str) -> RunResult:
-        nonce = secrets.token_hex(16)
-        job = {
-            "nonce": nonce, "program": program, "tests": tests, "limits": self.limits.as_payload(),
-            "timeout_s": self.limits.timeout_s, "output_bytes": self.limits.output_bytes,
-        }  # fmt: skip
-        answer = servers.request(job, self.limits.timeout_s)
-        if answer is None:
-            return RunResult(Verdict.CRASHED, "the fork server died", None, 0.0, "", "")
-        verdict, detail = _verdict(answer["timed_out"], answer["returncode"], answer["status"], nonce)
+        """One job on a fork server. A server that dies or hangs is an infrastructure failure, not the
+        program's verdict: the job is run again, from scratch, on a fresh server (a program that kills
+        its own server every time ends `crashed`, with `infrastructure_failure` set)."""
+        for _attempt in range(1 + _SERVER_RETRIES):
+            nonce = secrets.token_hex(16)
+            job = {
+                "nonce": nonce, "program": program, "tests": tests, "limits": self.limits.as_payload(),
+                "timeout_s": self.limits.timeout_s, "output_bytes": self.limits.output_bytes,
+                "probes": self.limits.probes, "probe_budget_s": self.limits.probe_s,
+                "disk_bytes": self.limits.disk_mb << 20,
+            }  # fmt: skip
+            answer = servers.request(job, self.limits.timeout_s)
+            if answer is not None:
+                break
+            logger.warning("sandbox fork server died during a job; running the job again on a fresh server")
+        else:
+            return RunResult(Verdict.CRASHED, "the fork server died", None, 0.0, "", "", None, True)
+        verdict, detail, fingerprint = _verdict(
+            answer["timed_out"], answer["returncode"], answer["status"], nonce
+        )
+        if answer.get("disk_exceeded"):
+            verdict, detail, fingerprint = Verdict.CRASHED, "disk limit exceeded", None
         text = [answer[name].decode("utf-8", "replace") for name in ("stdout", "stderr")]
-        return RunResult(verdict, detail, answer["returncode"], answer["duration_s"], *text)
+        return RunResult(
+            verdict,
+            detail,
+            answer["returncode"],
+            answer["duration_s"],
+            *text,
+            fingerprint,
+            False,
+            answer.get("cpu_s"),
+        )
 
 
 def _wait(process: subprocess.Popen[bytes], payload: bytes, timeout_s: float) -> bool:
@@ -245,6 +289,28 @@ def _wait(process: subprocess.Popen[bytes], payload: bytes, timeout_s: float) ->
     return expired.is_set()
 
 
+class DiskWatch:
+    """Plain mode's disk limit for a single-shot run: a thread that checks the work directory every
+    20 ms and kills the process group when its files take more than `limit_bytes`."""
+
+    def __init__(self, workdir: str, limit_bytes: int, pgid: int) -> None:
+        self.exceeded = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, args=(workdir, limit_bytes, pgid), daemon=True)
+        self._thread.start()
+
+    def _watch(self, workdir: str, limit_bytes: int, pgid: int) -> None:
+        while not self._stop.wait(0.02):
+            if disk_usage_exceeds(workdir, limit_bytes):
+                self.exceeded = True
+                _kill_group(pgid)
+                return
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 def _kill_group(pgid: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signal.SIGKILL)
@@ -258,20 +324,36 @@ def _read_status(read_fd: int) -> bytes:
         return b""
 
 
-def _verdict(timed_out: bool, returncode: int | None, status: bytes, nonce: str) -> tuple[Verdict, str]:
+def _verdict(
+    timed_out: bool, returncode: int | None, status: bytes, nonce: str
+) -> tuple[Verdict, str, str | None]:
+    """The verdict, its detail and the behaviour fingerprint from what the result pipe holds.
+
+    The harness writes `<nonce> pass|fail:tests:<name> <digest>\n` once the tests have run, then
+    `<nonce> probes <digest>\n` after the probes. Only a pipe that *starts* with the nonce is trusted
+    (the program cannot know it, and anything it writes before the harness breaks the prefix); what
+    happens after the first record (a probe that hangs, kills itself) cannot change the verdict.
+    """
+    prefix = nonce.encode() + b" "
+    lines = status.split(b"\n")
+    if status.startswith(prefix) and len(lines) >= 2:
+        state, _, digest = lines[0][len(prefix) :].decode("ascii", "replace").partition(" ")
+        probes = "incomplete"
+        if lines[1].startswith(prefix + b"probes ") and len(lines) >= 3:
+            probes = lines[1][len(prefix) + len(b"probes ") :].decode("ascii", "replace")
+        if state == "pass":
+            return Verdict.PASSED, "", f"passed:{digest}:{probes}"
+        if state.startswith("fail:tests:"):
+            return Verdict.FAILED, state.removeprefix("fail:tests:"), f"failed:{digest}:{probes}"
     if timed_out:
-        return Verdict.TIMEOUT, "wall-clock timeout"
-    if returncode == 0 and status == nonce.encode():
-        return Verdict.PASSED, ""
+        return Verdict.TIMEOUT, "wall-clock timeout", None
     text = status.decode("utf-8", "replace")
     phase, _, name = text.removeprefix("fail:").partition(":")
-    if text.startswith("fail:") and phase == "tests":
-        return Verdict.FAILED, name
     if text.startswith("fail:") and phase in ("compile", "program"):
-        return Verdict.ERROR, f"{phase}: {name}"
+        return Verdict.ERROR, f"{phase}: {name}", None
     if returncode is not None and returncode < 0:
-        return Verdict.CRASHED, f"killed by {signal.Signals(-returncode).name}"
-    return Verdict.CRASHED, f"exit status {returncode} without a verdict"
+        return Verdict.CRASHED, f"killed by {signal.Signals(-returncode).name}", None
+    return Verdict.CRASHED, f"exit status {returncode} without a verdict", None
 
 
 def _head(stream: IO[bytes], limit: int) -> str:
@@ -280,18 +362,9 @@ def _head(stream: IO[bytes], limit: int) -> str:
 
 
 def _remove_tree(path: str) -> None:
-    """Remove a work directory even if the program made parts of it read-only."""
-
-    def make_writable(function: object, target: str, _exc: object) -> None:
-        parent = os.path.dirname(target)
-        os.chmod(parent, stat.S_IRWXU)
-        if os.path.isdir(target) and not os.path.islink(target):
-            os.chmod(target, stat.S_IRWXU)
-            shutil.rmtree(target, onerror=make_writable)
-        else:
-            os.unlink(target)
-
-    shutil.rmtree(path, onerror=make_writable)
+    """Remove a work directory whatever the program left in it (see `_harness.remove_tree`)."""
+    if not remove_tree(path):
+        logger.error("sandbox could not remove the work directory %s", path)
 
 
 __all__ = [

@@ -272,11 +272,6 @@ def test_fingerprints_do_not_depend_on_the_runner(tmp_path) -> None:
     assert len(fingerprints) == 1 and None not in fingerprints
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs the grade_labels hook: key = grader.answer_key(text, gold) where the grader has it "
-    "(grading/base.py is owned by another engineer; see the sandbox branch's report)",
-)
 def test_renamed_copies_earn_no_uniqueness_through_the_scorer() -> None:
     scorer = Scorer.for_method("multi_rlcr", 3, multi_gold=True, grader="code")
     scored = scorer.score(completion([IS_EVEN, *IS_EVEN_RENAMED[:2]], [1.0, 1.0, 1.0]), ((IS_EVEN_TESTS,),))

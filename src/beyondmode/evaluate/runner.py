@@ -31,7 +31,10 @@ from beyondmode.evaluate.scored import ORACLE, ScoredGeneration, oracle_generati
 from beyondmode.evaluate.settings import EvalSettings
 from beyondmode.evaluate.summary import summarize_method
 from beyondmode.formats import FORMAT_VERSION, AnswerFormat
+from beyondmode.grading import get_grader
+from beyondmode.grading.code import prefetch_code_runs
 from beyondmode.rewards import REWARD_VERSION
+from beyondmode.scoring import Scorer
 from beyondmode.tasks.base import Task
 from beyondmode.types import Example
 
@@ -126,7 +129,9 @@ def _progress(total: int, label: str, enabled: bool) -> Any:
 def score_method(
     method: EvalMethod, examples: Sequence[Example], cache: GenerationCache
 ) -> list[list[ScoredGeneration]]:
-    """Grade every cached generation of `method` (sample order) for each example."""
+    """Grade every cached generation of `method` (sample order) for each example; code candidates of
+    all generations run in one parallel sandbox batch first (`prefetch_code_runs`)."""
+    _prefetch_code(method, examples, cache)
     scored = []
     for example in examples:
         generations = []
@@ -137,6 +142,18 @@ def score_method(
             generations.append(score_generation(method, example, sample, generation))
         scored.append(generations)
     return scored
+
+
+def _prefetch_code(method: EvalMethod, examples: Sequence[Example], cache: GenerationCache) -> None:
+    by_grader: dict[str, list[tuple[str, Any]]] = {}
+    for example in examples:
+        for sample in range(method.num_generations):
+            generation = cache.get(example.id, method.name, sample)
+            if generation is not None:
+                by_grader.setdefault(example.grader, []).append((generation.text, example.gold))
+    for name, items in by_grader.items():
+        scorer = Scorer(method.answer_format, method.reward_spec, get_grader(name))
+        prefetch_code_runs(scorer, items)
 
 
 def run_evaluation(

@@ -90,9 +90,10 @@ def grade_labels(
     matched: list[int | None] = [None] * len(texts)
     distinct = True
     exclusive = getattr(grader, "exclusive_gold", True)
+    answer_key = getattr(grader, "answer_key", None)  # code: behaviour on the tests, not the text
     for position in order:
         text = texts[position]
-        key = grader.canonical(text)
+        key = answer_key(text, gold) if answer_key is not None else grader.canonical(text)
         if key in seen:
             distinct = False
             continue

@@ -30,8 +30,9 @@ from functools import lru_cache
 
 from beyondmode.types import Candidate, ParsedResponse, Violation
 
-FORMAT_VERSION = 1
-"""Bumped whenever a change makes the same text parse differently."""
+FORMAT_VERSION = 2
+"""Bumped whenever a change makes the same text parse differently (2: the published RLCR analysis
+position; slot numbers are ASCII digits only)."""
 
 _TAG_HEAD = re.compile(r"(/?)(think|analysis|answer|confidence)(\d*)")
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
@@ -92,7 +93,10 @@ class AnswerFormat:
         num_candidates: K, the number of answer slots (1 gives plain `<answer>` tags).
         with_confidence: each answer carries a stated confidence (RLCR variants).
         require_think: a `<think>` block is required (it is always allowed).
-        with_analysis: an optional `<analysis>` block is allowed at the end.
+        with_analysis: an optional `<analysis>` block is allowed: at the end (the published Multi-RLCR
+            layout) or, where every confidence follows every answer (K = 1, or the split layout), between
+            the answers and the confidences (the published RLCR layout). `render` writes it where the
+            published formats do: before the confidence with K = 1 and confidences, at the end otherwise.
         layout: interleaved (`answer1 confidence1 answer2 ...`) or split (all answers, then confidences).
         allow_text_outside: text outside the tags is tolerated instead of being a violation.
         confidence_decimals: decimals written by `render`.
@@ -116,6 +120,10 @@ class AnswerFormat:
         object.__setattr__(self, "layout", Layout(self.layout))
         ranks = {key: rank for rank, key in enumerate(self._slot_order(), start=1)}
         object.__setattr__(self, "_ranks", ranks)
+        middle = None
+        if self.with_confidence and (self.num_candidates == 1 or self.layout is Layout.SPLIT):
+            middle = self.num_candidates + 0.5  # after the last answer, before the first confidence
+        object.__setattr__(self, "_analysis_middle_rank", middle)
         object.__setattr__(self, "_well_formed", self._well_formed_pattern())
 
     # ----------------------------------------------------------------------------------------- tags
@@ -146,6 +154,11 @@ class AnswerFormat:
         parts: list[str] = []
         if think is not None or self.require_think:
             parts.append(f"<think> {think or ''} </think>".replace("  ", " "))
+        analysis_block = (
+            f"<analysis> {analysis} </analysis>" if analysis is not None and self.with_analysis else None
+        )
+        # the published RLCR layout: answer, analysis, confidence; otherwise the analysis comes last
+        analysis_first = self.with_confidence and self.num_candidates == 1
         line: list[str] = []
         for name, slot in self._slot_order():
             tag = self.tag(name, slot)
@@ -155,10 +168,13 @@ class AnswerFormat:
                     line = []
                 line.append(f"<{tag}> {items[slot - 1].text} </{tag}>")
             else:
+                if analysis_block is not None and analysis_first:
+                    parts += [" ".join(line), analysis_block]
+                    line, analysis_block = [], None
                 line.append(f"<{tag}> {self._confidence_text(items[slot - 1])} </{tag}>")
         parts.append(" ".join(line))
-        if analysis is not None and self.with_analysis:
-            parts.append(f"<analysis> {analysis} </analysis>")
+        if analysis_block is not None:
+            parts.append(analysis_block)
         return "\n".join(parts)
 
     def _confidence_text(self, candidate: Candidate) -> str:
@@ -198,7 +214,12 @@ class AnswerFormat:
                     f"between 0 and 1, inside <confidence1> </confidence1> to "
                     f"<confidence{k}> </confidence{k}>."
                 )
-        if self.with_analysis:
+        if self.with_analysis and self.with_confidence and k == 1:
+            sentences.append(
+                "Between the answer and the confidence you may write a short analysis of your uncertainty "
+                "inside <analysis> </analysis>."
+            )
+        elif self.with_analysis:
             sentences.append(
                 "You may end with a short analysis of your uncertainty inside <analysis> </analysis>."
             )
@@ -233,23 +254,42 @@ class AnswerFormat:
             return None
         block = r"<{0}>([^<]*)</{0}>\s*"
         think = block.format("think")
+        analysis = f"(?:{block.format('analysis')})?"
         parts = [r"\s*", think if self.require_think else f"(?:{think})?"]
-        parts += [block.format(self.tag(name, slot)) for name, slot in self._slot_order()]
+        fields: list[tuple[str, int]] = [("think", 0)]
+        for name, slot in self._slot_order():
+            if (
+                self.with_analysis
+                and self._analysis_middle_rank is not None
+                and (name, slot) == ("confidence", 1)
+            ):
+                parts.append(analysis)
+                fields.append(("analysis", 0))
+            parts.append(block.format(self.tag(name, slot)))
+            fields.append((name, slot))
         if self.with_analysis:
-            parts.append(f"(?:{block.format('analysis')})?")
+            parts.append(analysis)
+            fields.append(("analysis", 0))
+        object.__setattr__(self, "_well_formed_fields", tuple(fields))
         return re.compile("".join(parts))
 
     def _parse_well_formed(self, text: str, match: re.Match[str]) -> ParsedResponse:
-        groups = match.groups()
-        think = groups[0].strip() if groups[0] is not None else None
-        analysis = None
-        if self.with_analysis:
-            analysis = groups[-1].strip() if groups[-1] is not None else None
-            groups = groups[:-1]
+        think: str | None = None
+        analyses: list[str] = []
         answers: dict[int, str] = {}
         confidences: dict[int, str] = {}
-        for (name, slot), value in zip(self._ranks, groups[1:], strict=True):
-            (answers if name == "answer" else confidences)[slot] = value
+        for (name, slot), value in zip(self._well_formed_fields, match.groups(), strict=True):
+            if value is None:
+                continue
+            if name == "think":
+                think = value.strip()
+            elif name == "analysis":
+                analyses.append(value.strip())
+            else:
+                (answers if name == "answer" else confidences)[slot] = value
+        if len(analyses) > 1:  # in both allowed places: a duplicate, which the general parser reports
+            return self.parse_general(text)
+        analysis = analyses[0] if analyses else None
         violations: list[Violation] = []
         candidates = self._candidates(answers, confidences, violations)
         found = tuple(dict.fromkeys(violations)) if violations else ()
@@ -265,7 +305,7 @@ class AnswerFormat:
         confidences: dict[int, str] = {}
         think: str | None = None
         analysis: str | None = None
-        last_rank = -1
+        last_rank: float = -1
         for name, number, content in blocks:
             if name == "think":
                 if number:
@@ -285,7 +325,10 @@ class AnswerFormat:
                     violations.append(Violation.DUPLICATE_SLOT)
                 else:
                     analysis = content.strip()
-                    last_rank = len(expected_rank) + 1
+                    middle = self._analysis_middle_rank
+                    last_rank = (
+                        middle if middle is not None and last_rank < middle else len(expected_rank) + 1
+                    )
                 continue
             slot = self._slot_number(number, violations)
             if slot is None:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from beyondmode.formats import AnswerFormat, Layout, parse_confidence
 from beyondmode.types import Candidate, Violation
@@ -305,3 +308,44 @@ def test_rlcr_render_puts_the_analysis_before_the_confidence() -> None:
     assert text.index("<analysis>") < text.index("<confidence>")
     assert fmt.parse(text).format_ok
     assert "between the answer and the confidence" in fmt.instructions().lower()
+
+
+# ------------------------------------------------------------------ never raise, ASCII slots (issue 12)
+def test_slot_number_of_thousands_of_digits_is_an_extra_slot() -> None:
+    for text in (
+        "<answer" + "1" * 5000 + "> a </answer1>",
+        "<think> t </think> <answer1> a </answer" + "1" * 5000 + ">",
+        "<confidence" + "0" * 4999 + "1> 0.5 </confidence1>",
+    ):
+        parsed = MULTI.parse(text)
+        assert Violation.EXTRA_SLOT in parsed.violations or Violation.UNCLOSED_TAG in parsed.violations
+    assert Violation.EXTRA_SLOT in MULTI.parse("<answer" + "1" * 5000 + "> a </answer1>").violations
+    assert Violation.EXTRA_SLOT in MULTI.parse(GOOD + " <answer12> x </answer12>").violations
+
+
+@pytest.mark.parametrize(
+    "digit", ["\u0661", "\u0967", "\uff11", "\U0001d7cf"]
+)  # Arabic-Indic, Devanagari, ...
+def test_slot_digits_are_ascii_only(digit: str) -> None:
+    text = GOOD.replace("answer1>", f"answer{digit}>")
+    parsed = MULTI.parse(text)
+    assert parsed.texts == ("common cold", "covid-19")  # `<answer١>` is text, not slot 1
+    assert Violation.MISSING_ANSWER in parsed.violations
+
+
+_OLD_FENCE = re.compile(r"\A```[\w+.-]*[ \t]*\n(.*?)\n?[ \t]*```\Z", re.DOTALL)
+
+
+@given(
+    info=st.sampled_from(["", "python", "py ", "c++", "x.y-z", "bad info!"]),
+    body=st.text(alphabet=" \t\nab`", max_size=12),
+    tail=st.sampled_from(["```", "\n```", "\n \t```", " ```", "``", ""]),
+)
+@settings(max_examples=400, deadline=None)
+def test_fence_unwrapping_reads_like_the_reference_regex(info: str, body: str, tail: str) -> None:
+    """The linear `_unwrap_fence` gives what the (quadratic) lazy regex it replaced gave."""
+    from beyondmode.formats import _unwrap_fence
+
+    text = f"```{info}\n{body}{tail}"
+    match = _OLD_FENCE.match(text)
+    assert _unwrap_fence(text) == (match.group(1) if match else text)

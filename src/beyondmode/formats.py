@@ -34,10 +34,16 @@ FORMAT_VERSION = 2
 """Bumped whenever a change makes the same text parse differently (2: the published RLCR analysis
 position; slot numbers are ASCII digits only)."""
 
-_TAG_HEAD = re.compile(r"(/?)(think|analysis|answer|confidence)(\d*)")
+# Every pattern here runs in linear time on any input: character classes that cannot overlap their
+# neighbours, no nested quantifiers, no lazy `.*?` before a variable-length tail (the code fence is read
+# by `_unwrap_fence` without a regex for that reason). `tests/test_hostile_completions.py` and
+# `bench/bench_parse_hostile.py` feed them hostile shapes up to 1 MB.
+_TAG_HEAD = re.compile(r"(/?)(think|analysis|answer|confidence)([0-9]*)")  # ASCII slot digits only
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _NON_FINITE = frozenset({"nan", "+nan", "-nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"})
-_FENCE = re.compile(r"\A```[\w+.-]*[ \t]*\n(.*?)\n?[ \t]*```\Z", re.DOTALL)
+_FENCE_INFO = re.compile(r"[\w+.-]*[ \t]*")
+_CACHED_LENGTH = 64
+"""Tag heads and confidences longer than this are read without the memo (hostile text cannot fill it)."""
 
 _SLOT_NAMES = ("answer", "confidence")
 
@@ -49,7 +55,6 @@ class Layout(StrEnum):
     SPLIT = "split"
 
 
-@lru_cache(maxsize=1 << 14)
 def parse_confidence(raw: str) -> tuple[float | None, Violation | None]:
     """Read a stated confidence: `0.4`, `.4`, `40%` (and `1`, `0`, `4e-1`).
 
@@ -60,6 +65,17 @@ def parse_confidence(raw: str) -> tuple[float | None, Violation | None]:
     >>> parse_confidence("1.5")
     (None, <Violation.CONFIDENCE_OUT_OF_RANGE: 'confidence_out_of_range'>)
     """
+    if len(raw) <= _CACHED_LENGTH:
+        return _parse_confidence_cached(raw)
+    return _parse_confidence(raw)
+
+
+@lru_cache(maxsize=1 << 14)
+def _parse_confidence_cached(raw: str) -> tuple[float | None, Violation | None]:
+    return _parse_confidence(raw)
+
+
+def _parse_confidence(raw: str) -> tuple[float | None, Violation | None]:
     text = raw.strip()
     percent = text.endswith("%")
     if percent:
@@ -79,10 +95,21 @@ def parse_confidence(raw: str) -> tuple[float | None, Violation | None]:
 
 
 def _unwrap_fence(text: str) -> str:
-    if not text.startswith("```"):
+    """The body of a fenced block that is the whole (stripped) text, else the text unchanged.
+
+    Reads ```` ```lang ```` + newline + body + optional newline and spaces + ```` ``` ```` by slicing,
+    in linear time (the equivalent lazy regex was quadratic on a long whitespace run).
+
+    >>> _unwrap_fence("```python\\ndef f(): pass\\n```")
+    'def f(): pass'
+    """
+    if not text.startswith("```") or not text.endswith("```"):
         return text
-    match = _FENCE.match(text)
-    return match.group(1) if match else text
+    newline = text.find("\n", 3)
+    if newline < 0 or newline + 1 > len(text) - 3 or not _FENCE_INFO.fullmatch(text, 3, newline):
+        return text
+    body = text[newline + 1 : len(text) - 3].rstrip(" \t")
+    return body[:-1] if body.endswith("\n") else body
 
 
 @dataclass(frozen=True)  # no slots: derived lookup tables live in __dict__, outside the fields
@@ -306,7 +333,8 @@ class AnswerFormat:
         think: str | None = None
         analysis: str | None = None
         last_rank: float = -1
-        for name, number, content in blocks:
+        for name, number, start, end in blocks:
+            content = text[start:end]
             if name == "think":
                 if number:
                     violations.append(Violation.UNEXPECTED_TAG)
@@ -363,8 +391,11 @@ class AnswerFormat:
         if not number:
             violations.append(Violation.UNEXPECTED_TAG)
             return None
+        if number[0] == "0" or len(number) > len(str(self.num_candidates)):  # int() of 5,000 digits raises
+            violations.append(Violation.EXTRA_SLOT)
+            return None
         slot = int(number)
-        if not 1 <= slot <= self.num_candidates or number[0] == "0":
+        if not 1 <= slot <= self.num_candidates:
             violations.append(Violation.EXTRA_SLOT)
             return None
         return slot
@@ -387,58 +418,69 @@ class AnswerFormat:
             candidates.append(Candidate(answer, value, raw))
         return tuple(candidates)
 
-    def _blocks(self, text: str, violations: list[Violation]) -> list[tuple[str, str, str]]:
-        """Split `text` into (name, number, content) blocks; record tag-structure violations.
+    def _blocks(self, text: str, violations: list[Violation]) -> list[tuple[str, str, int, int]]:
+        """Split `text` into (name, number, start, end) blocks, content `text[start:end]`; record
+        tag-structure violations.
 
         Splitting on "<" (one C call) and recognising the tag at the head of each piece is several
         times faster than a capturing regex; a piece whose head is not one of our tags (`<sub>`, `a < b`)
-        is glued back onto the text it belongs to.
+        stays part of the text around it. Contents are slices of `text`, never built by concatenation,
+        so the work is linear in the length of `text` whatever its shape.
         """
         pieces = text.split("<")
-        outside = pieces[0]
-        blocks: list[tuple[str, str, str]] = []
+        blocks: list[tuple[str, str, int, int]] = []
         check_outside = not self.allow_text_outside
         open_name: str | None = None
-        open_number = content = ""
+        open_number = ""
+        start = 0  # where the current outside text, or the open block's content, begins
+        position = len(pieces[0]) + 1  # index of the current piece in `text` (just after its "<")
         for piece in pieces[1:]:
+            tag_start, next_position = position - 1, position + len(piece) + 1
             end = piece.find(">")
             tag = _tag_info(piece[:end]) if end > 0 else None
             if tag is None:
-                if open_name is None:
-                    outside += "<" + piece
-                else:
-                    content += "<" + piece
+                position = next_position
                 continue
             closing, name, number = tag
-            after = piece[end + 1 :]
+            after = position + end + 1
             if open_name is None:
-                if check_outside and outside and not outside.isspace():
+                if check_outside and _has_text(text, start, tag_start):
                     violations.append(Violation.TEXT_OUTSIDE_TAGS)
                 if closing:
                     violations.append(Violation.UNOPENED_TAG)
-                    outside = after
                 else:
-                    open_name, open_number, content = name, number, after
-                continue
-            if not closing:
-                violations.append(Violation.NESTED_TAG)
-            elif name != open_name or number != open_number:
-                violations.append(Violation.UNCLOSED_TAG)
-            blocks.append((open_name, open_number, content))
-            if closing:
-                open_name, outside = None, after
+                    open_name, open_number = name, number
             else:
-                open_name, open_number, content = name, number, after
+                if not closing:
+                    violations.append(Violation.NESTED_TAG)
+                elif name != open_name or number != open_number:
+                    violations.append(Violation.UNCLOSED_TAG)
+                blocks.append((open_name, open_number, start, tag_start))
+                open_name, open_number = (None, "") if closing else (name, number)
+            start, position = after, next_position
         if open_name is not None:
             violations.append(Violation.UNCLOSED_TAG)
-            blocks.append((open_name, open_number, content))
-        elif check_outside and outside and not outside.isspace():
+            blocks.append((open_name, open_number, start, len(text)))
+        elif check_outside and _has_text(text, start, len(text)):
             violations.append(Violation.TEXT_OUTSIDE_TAGS)
         return blocks
 
 
-@lru_cache(maxsize=4096)
+def _has_text(text: str, start: int, end: int) -> bool:
+    """`text[start:end]` holds something other than whitespace."""
+    return start < end and not text[start:end].isspace()
+
+
 def _tag_info(head: str) -> tuple[bool, str, str] | None:
     """("/answer2") -> (True, "answer", "2"); None when `head` is not one of the format's tags."""
+    return _tag_info_cached(head) if len(head) <= _CACHED_LENGTH else _read_tag(head)
+
+
+@lru_cache(maxsize=4096)
+def _tag_info_cached(head: str) -> tuple[bool, str, str] | None:
+    return _read_tag(head)
+
+
+def _read_tag(head: str) -> tuple[bool, str, str] | None:
     match = _TAG_HEAD.fullmatch(head)
     return None if match is None else (bool(match.group(1)), match.group(2), match.group(3))

@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
+from typing import Any
 
 from beyondmode.types import Candidate, ParsedResponse, Violation
 
@@ -304,16 +305,20 @@ class AnswerFormat:
         think: str | None = None
         analyses: list[str] = []
         answers: dict[int, str] = {}
-        confidences: dict[int, str] = {}
-        for (name, slot), value in zip(self._well_formed_fields, match.groups(), strict=True):
+        confidences: dict[int, tuple[str, int]] = {}
+        for group, ((name, slot), value) in enumerate(
+            zip(self._well_formed_fields, match.groups(), strict=True)
+        ):
             if value is None:
                 continue
             if name == "think":
                 think = value.strip()
             elif name == "analysis":
                 analyses.append(value.strip())
+            elif name == "answer":
+                answers[slot] = value
             else:
-                (answers if name == "answer" else confidences)[slot] = value
+                confidences[slot] = (value, match.start(group + 1))
         if len(analyses) > 1:  # in both allowed places: a duplicate, which the general parser reports
             return self.parse_general(text)
         analysis = analyses[0] if analyses else None
@@ -329,7 +334,7 @@ class AnswerFormat:
         expected_rank = self._ranks
         k = self.num_candidates
         answers: dict[int, str] = {}
-        confidences: dict[int, str] = {}
+        confidences: dict[int, tuple[str, int]] = {}
         think: str | None = None
         analysis: str | None = None
         last_rank: float = -1
@@ -364,11 +369,11 @@ class AnswerFormat:
             if name == "confidence" and not self.with_confidence:
                 violations.append(Violation.UNEXPECTED_TAG)
                 continue
-            target = answers if name == "answer" else confidences
+            target: dict[int, Any] = answers if name == "answer" else confidences
             if slot in target:
                 violations.append(Violation.DUPLICATE_SLOT)
                 continue
-            target[slot] = content
+            target[slot] = content if name == "answer" else (content, start)
             rank = expected_rank[(name, slot)]
             if rank < last_rank:
                 violations.append(Violation.OUT_OF_ORDER)
@@ -401,21 +406,28 @@ class AnswerFormat:
         return slot
 
     def _candidates(
-        self, answers: dict[int, str], confidences: dict[int, str], violations: list[Violation]
+        self, answers: dict[int, str], confidences: dict[int, tuple[str, int]], violations: list[Violation]
     ) -> tuple[Candidate, ...]:
+        """One candidate per answer slot, in slot order; `confidences` maps a slot to its content and
+        the content's start offset in the completion (for `Candidate.confidence_span`)."""
         candidates: list[Candidate] = []
         for slot in sorted(answers):
             answer = _unwrap_fence(answers[slot].strip())
             if not answer:
                 violations.append(Violation.EMPTY_ANSWER)
-            raw = confidences.get(slot)
             value: float | None = None
-            if raw is not None:
-                value, problem = parse_confidence(raw)
+            raw: str | None = None
+            span: tuple[int, int] | None = None
+            if slot in confidences:
+                content, offset = confidences[slot]
+                value, problem = parse_confidence(content)
                 if problem is not None:
                     violations.append(problem)
-                raw = raw.strip()
-            candidates.append(Candidate(answer, value, raw))
+                raw = content.strip()
+                if raw:
+                    start = offset + len(content) - len(content.lstrip())
+                    span = (start, start + len(raw))
+            candidates.append(Candidate(answer, value, raw, slot=slot, confidence_span=span))
         return tuple(candidates)
 
     def _blocks(self, text: str, violations: list[Violation]) -> list[tuple[str, str, int, int]]:

@@ -39,12 +39,12 @@ position; slot numbers are ASCII digits only)."""
 # neighbours, no nested quantifiers, no lazy `.*?` before a variable-length tail (the code fence is read
 # by `_unwrap_fence` without a regex for that reason). `tests/test_hostile_completions.py` and
 # `bench/bench_parse_hostile.py` feed them hostile shapes up to 1 MB.
-_TAG_HEAD = re.compile(r"(/?)(think|analysis|answer|confidence)([0-9]*)")  # ASCII slot digits only
+_TAG = re.compile(r"<(/?)(think|analysis|answer|confidence)([0-9]*)>")  # ASCII slot digits only
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _NON_FINITE = frozenset({"nan", "+nan", "-nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"})
 _FENCE_INFO = re.compile(r"[\w+.-]*[ \t]*")
 _CACHED_LENGTH = 64
-"""Tag heads and confidences longer than this are read without the memo (hostile text cannot fill it)."""
+"""Confidences longer than this are read without the memo (hostile text cannot fill it)."""
 
 _SLOT_NAMES = ("answer", "confidence")
 
@@ -434,27 +434,18 @@ class AnswerFormat:
         """Split `text` into (name, number, start, end) blocks, content `text[start:end]`; record
         tag-structure violations.
 
-        Splitting on "<" (one C call) and recognising the tag at the head of each piece is several
-        times faster than a capturing regex; a piece whose head is not one of our tags (`<sub>`, `a < b`)
+        `_TAG` finds only our own tags (in C); anything else that looks like markup (`<sub>`, `a < b`)
         stays part of the text around it. Contents are slices of `text`, never built by concatenation,
-        so the work is linear in the length of `text` whatever its shape.
+        so the work is linear in the length of `text` and Python only runs once per real tag.
         """
-        pieces = text.split("<")
         blocks: list[tuple[str, str, int, int]] = []
         check_outside = not self.allow_text_outside
         open_name: str | None = None
         open_number = ""
         start = 0  # where the current outside text, or the open block's content, begins
-        position = len(pieces[0]) + 1  # index of the current piece in `text` (just after its "<")
-        for piece in pieces[1:]:
-            tag_start, next_position = position - 1, position + len(piece) + 1
-            end = piece.find(">")
-            tag = _tag_info(piece[:end]) if end > 0 else None
-            if tag is None:
-                position = next_position
-                continue
-            closing, name, number = tag
-            after = position + end + 1
+        for tag in _TAG.finditer(text):
+            closing, name, number = tag.groups()
+            tag_start = tag.start()
             if open_name is None:
                 if check_outside and _has_text(text, start, tag_start):
                     violations.append(Violation.TEXT_OUTSIDE_TAGS)
@@ -469,7 +460,7 @@ class AnswerFormat:
                     violations.append(Violation.UNCLOSED_TAG)
                 blocks.append((open_name, open_number, start, tag_start))
                 open_name, open_number = (None, "") if closing else (name, number)
-            start, position = after, next_position
+            start = tag.end()
         if open_name is not None:
             violations.append(Violation.UNCLOSED_TAG)
             blocks.append((open_name, open_number, start, len(text)))
@@ -481,18 +472,3 @@ class AnswerFormat:
 def _has_text(text: str, start: int, end: int) -> bool:
     """`text[start:end]` holds something other than whitespace."""
     return start < end and not text[start:end].isspace()
-
-
-def _tag_info(head: str) -> tuple[bool, str, str] | None:
-    """("/answer2") -> (True, "answer", "2"); None when `head` is not one of the format's tags."""
-    return _tag_info_cached(head) if len(head) <= _CACHED_LENGTH else _read_tag(head)
-
-
-@lru_cache(maxsize=4096)
-def _tag_info_cached(head: str) -> tuple[bool, str, str] | None:
-    return _read_tag(head)
-
-
-def _read_tag(head: str) -> tuple[bool, str, str] | None:
-    match = _TAG_HEAD.fullmatch(head)
-    return None if match is None else (bool(match.group(1)), match.group(2), match.group(3))

@@ -18,7 +18,7 @@ from beyondmode.grading.base import Gold
 _ARTICLES = re.compile(r"\b(?:a|an|the)\b")
 _ASCII_DELETE = str.maketrans("", "", string.punctuation)
 _CACHED_LENGTH = 512
-"""Longer texts are normalized without the memo, so hostile completions cannot fill memory."""
+"""Longer texts go to a memo of 4 entries only, so hostile completions cannot fill memory."""
 
 
 class _UnicodeDeletions(dict[int, int | None]):
@@ -48,11 +48,17 @@ def normalize_answer(text: str) -> str:
     """
     if len(text) <= _CACHED_LENGTH:
         return _normalize_cached(text)
-    return _normalize(text)
+    return _normalize_long(text)
 
 
 @lru_cache(maxsize=1 << 16)
 def _normalize_cached(text: str) -> str:
+    return _normalize(text)
+
+
+@lru_cache(maxsize=4)
+def _normalize_long(text: str) -> str:
+    """A long candidate is normalized for the duplicate check and again for the match: memo the last few."""
     return _normalize(text)
 
 

@@ -40,6 +40,9 @@ def test_yaml_file_and_interpolation(tmp_path: Path) -> None:
         (["method.method=rlvr", "method.confidence_credit=token"], "method.confidence_credit"),
         (["nosection.key=1"], "nosection"),
         (["method.weights.brier=1.0"], "method.weights"),
+        (["format.layout=diagonal"], "format.layout"),
+        (["format.with_analysis=sometimes"], "format.with_analysis"),
+        (["format.require_think=maybe"], "format.require_think"),
     ],
     ids=[
         "unknown-key",
@@ -51,6 +54,9 @@ def test_yaml_file_and_interpolation(tmp_path: Path) -> None:
         "token-credit-without-confidence",
         "unknown-section",
         "unknown-weight",
+        "bad-layout",
+        "bad-analysis",
+        "bad-think",
     ],
 )
 def test_bad_values_name_the_key(overrides: list[str], named: str) -> None:
@@ -72,3 +78,19 @@ def test_to_yaml_round_trip(tmp_path: Path) -> None:
     path = tmp_path / "resolved.yaml"
     path.write_text(to_yaml(config))
     assert load_config(path) == config
+
+
+def test_format_keys_reach_the_answer_format() -> None:
+    from beyondmode.train.recipe import answer_format
+
+    published = (
+        "<think> t </think> <answer1> flu </answer1> <confidence1> 0.6 </confidence1> <answer2> cold </answer2>"
+        " <confidence2> 0.3 </confidence2> <analysis> onset was abrupt </analysis>"
+    )
+    default = answer_format(load_config(None, ["method.num_candidates=2"]))
+    assert default.with_analysis and default.parse(published).format_ok
+    off = answer_format(load_config(None, ["method.num_candidates=2", "format.with_analysis=false"]))
+    assert not off.parse(published).format_ok
+    split = answer_format(load_config(None, ["format.layout=split", "format.require_think=false"]))
+    assert (split.layout, split.require_think) == ("split", False)
+    assert not answer_format(load_config(None, ["method.method=rlvr"])).with_analysis

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from beyondmode.formats import AnswerFormat, Layout, parse_confidence
 from beyondmode.types import Candidate, Violation
@@ -204,3 +207,145 @@ def test_golden_completions(row: dict) -> None:
     assert [c.text for c in parsed.candidates] == row["texts"]
     assert [c.confidence for c in parsed.candidates] == row["confidences"]
     assert sorted(parsed.violations) == sorted(row["violations"])
+
+
+# ------------------------------------------------------------------ the published formats (issue 12)
+PUBLISHED_RLCR = (
+    "<think> To find the year the Eiffel Tower was finished, I recall that it was built for the 1889 "
+    "Exposition Universelle in Paris, to mark the centenary of the French Revolution. Construction "
+    "began in 1887 and took about two years. </think>\n"
+    "<answer> 1889 </answer>\n"
+    "<analysis> The link to the 1889 World's Fair is well known and consistent with the construction "
+    "timeline I recall, so I am fairly sure. A small risk is confusing completion with the opening "
+    "date. </analysis>\n"
+    "<confidence> 0.9 </confidence>"
+)
+PUBLISHED_MULTI_RLCR = (
+    "<think>\nThe patient is 34, with sudden fever, dry cough, myalgia and headache during the winter "
+    "season. Influenza fits best; COVID-19 has the same picture; a viral URTI is milder.\n</think>\n"
+    "<answer1>Influenza</answer1>\n<confidence1>0.55</confidence1>\n"
+    "<answer2>COVID-19</answer2>\n<confidence2>0.25</confidence2>\n"
+    "<answer3>Viral pharyngitis</answer3>\n<confidence3>0.1</confidence3>\n"
+    "<analysis>Myalgia and abrupt onset point to influenza; without a test I cannot rule out COVID-19, "
+    "which is why the first two confidences leave room for each other.</analysis>"
+)
+
+
+@pytest.mark.parametrize(
+    ("method", "k", "text", "texts", "confidences"),
+    [
+        ("rlcr", 1, PUBLISHED_RLCR, ["1889"], [0.9]),
+        (
+            "multi_rlcr",
+            3,
+            PUBLISHED_MULTI_RLCR,
+            ["Influenza", "COVID-19", "Viral pharyngitis"],
+            [0.55, 0.25, 0.1],
+        ),
+    ],
+)
+def test_presets_accept_the_published_layouts(method, k, text, texts, confidences) -> None:
+    from beyondmode.methods import preset
+
+    fmt, _ = preset(method, k)
+    for parsed in (fmt.parse(text), fmt.parse_general(text)):  # the fast path and the general parser
+        assert parsed.violations == (), parsed.violations
+        assert list(parsed.texts) == texts and list(parsed.confidences) == confidences
+        assert parsed.analysis and parsed.analysis.split()[0] in ("The", "Myalgia")
+    # the same text with a "<" in the analysis goes through the general parser only
+    tricky = text.replace("</analysis>", "(p < 0.05) </analysis>")
+    assert fmt.parse(tricky).violations == ()
+
+
+def test_rlvr_presets_keep_the_analysis_off_and_the_option_overrides() -> None:
+    from beyondmode.methods import method_format
+
+    assert not method_format("rlvr").with_analysis and not method_format("multi_rlvr").with_analysis
+    assert not method_format("multi_rlcr", with_analysis=False).with_analysis
+    parsed = method_format("multi_rlcr", 3, with_analysis=False).parse(PUBLISHED_MULTI_RLCR)
+    assert parsed.violations == (Violation.UNEXPECTED_TAG,)
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt", "text", "expected"),
+    [
+        (
+            "rlcr analysis twice",
+            AnswerFormat(1, with_analysis=True),
+            PUBLISHED_RLCR + " <analysis> again </analysis>",
+            {V.DUPLICATE_SLOT},
+        ),
+        (
+            "analysis before the answer",
+            AnswerFormat(1, with_analysis=True),
+            "<think> t </think> <analysis> a </analysis> <answer> x </answer> <confidence> 0.2 </confidence>",
+            {V.OUT_OF_ORDER},
+        ),
+        (
+            "analysis between interleaved slots",
+            AnswerFormat(2, with_analysis=True),
+            "<think> t </think> <answer1> a </answer1> <analysis> z </analysis> <confidence1> 0.2 </confidence1>"
+            " <answer2> b </answer2> <confidence2> 0.1 </confidence2>",
+            {V.OUT_OF_ORDER},
+        ),
+        (
+            "split layout: analysis between answers and confidences",
+            AnswerFormat(2, with_analysis=True, layout=Layout.SPLIT),
+            "<think> t </think> <answer1> a </answer1> <answer2> b </answer2> <analysis> z </analysis>"
+            " <confidence1> 0.2 </confidence1> <confidence2> 0.1 </confidence2>",
+            set(),
+        ),
+    ],
+)
+def test_analysis_positions(name: str, fmt: AnswerFormat, text: str, expected: set[Violation]) -> None:
+    assert set(fmt.parse(text).violations) == expected, name
+    assert fmt.parse(text) == fmt.parse_general(text)
+
+
+def test_rlcr_render_puts_the_analysis_before_the_confidence() -> None:
+    fmt = AnswerFormat(1, with_analysis=True)
+    text = fmt.render([Candidate("1889", 0.9)], think="t", analysis="sure")
+    assert text.index("<analysis>") < text.index("<confidence>")
+    assert fmt.parse(text).format_ok
+    assert "between the answer and the confidence" in fmt.instructions().lower()
+
+
+# ------------------------------------------------------------------ never raise, ASCII slots (issue 12)
+def test_slot_number_of_thousands_of_digits_is_an_extra_slot() -> None:
+    for text in (
+        "<answer" + "1" * 5000 + "> a </answer1>",
+        "<think> t </think> <answer1> a </answer" + "1" * 5000 + ">",
+        "<confidence" + "0" * 4999 + "1> 0.5 </confidence1>",
+    ):
+        parsed = MULTI.parse(text)
+        assert Violation.EXTRA_SLOT in parsed.violations or Violation.UNCLOSED_TAG in parsed.violations
+    assert Violation.EXTRA_SLOT in MULTI.parse("<answer" + "1" * 5000 + "> a </answer1>").violations
+    assert Violation.EXTRA_SLOT in MULTI.parse(GOOD + " <answer12> x </answer12>").violations
+
+
+@pytest.mark.parametrize(
+    "digit", ["\u0661", "\u0967", "\uff11", "\U0001d7cf"]
+)  # Arabic-Indic, Devanagari, ...
+def test_slot_digits_are_ascii_only(digit: str) -> None:
+    text = GOOD.replace("answer1>", f"answer{digit}>")
+    parsed = MULTI.parse(text)
+    assert parsed.texts == ("common cold", "covid-19")  # `<answer١>` is text, not slot 1
+    assert Violation.MISSING_ANSWER in parsed.violations
+
+
+_OLD_FENCE = re.compile(r"\A```[\w+.-]*[ \t]*\n(.*?)\n?[ \t]*```\Z", re.DOTALL)
+
+
+@given(
+    info=st.sampled_from(["", "python", "py ", "c++", "x.y-z", "bad info!"]),
+    body=st.text(alphabet=" \t\nab`", max_size=12),
+    tail=st.sampled_from(["```", "\n```", "\n \t```", " ```", "``", ""]),
+)
+@settings(max_examples=400, deadline=None)
+def test_fence_unwrapping_reads_like_the_reference_regex(info: str, body: str, tail: str) -> None:
+    """The linear `_unwrap_fence` gives what the (quadratic) lazy regex it replaced gave."""
+    from beyondmode.formats import _unwrap_fence
+
+    text = f"```{info}\n{body}{tail}"
+    match = _OLD_FENCE.match(text)
+    assert _unwrap_fence(text) == (match.group(1) if match else text)

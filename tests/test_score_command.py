@@ -51,3 +51,38 @@ def test_expected_mode_requires_posterior(tmp_path: Path, caplog: pytest.LogCapt
 def test_missing_input_file_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["score", str(tmp_path / "nope.jsonl")]) == 2
     assert "input file not found: " in capsys.readouterr().err
+
+
+PUBLISHED_MULTI = (
+    "<think>\nSudden fever, dry cough, myalgia in winter.\n</think>\n"
+    "<answer1>Influenza</answer1>\n<confidence1>0.6</confidence1>\n"
+    "<answer2>COVID-19</answer2>\n<confidence2>0.3</confidence2>\n"
+    "<analysis>Abrupt onset points to influenza; COVID-19 is not ruled out.</analysis>"
+)
+
+
+@pytest.mark.parametrize(
+    ("flags", "format_ok"),
+    [
+        ([], True),  # the published Multi-RLCR layout is the preset's default
+        (["--no-analysis"], False),
+        (["--analysis", "--layout", "split"], False),  # interleaved text read with the split layout
+    ],
+)
+def test_score_format_flags(tmp_path: Path, flags: list[str], format_ok: bool) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_text(json.dumps({"completion": PUBLISHED_MULTI, "gold": ["influenza"]}) + "\n")
+    out = tmp_path / "out.jsonl"
+    assert main(["score", str(source), "--k", "2", "--out", str(out), *flags]) == 0
+    assert json.loads(out.read_text())["format_ok"] is format_ok
+
+
+def test_score_think_optional(tmp_path: Path) -> None:
+    source = tmp_path / "in.jsonl"
+    no_think = PUBLISHED_MULTI.split("</think>\n", 1)[1]
+    source.write_text(json.dumps({"completion": no_think, "gold": ["influenza"]}) + "\n")
+    out = tmp_path / "out.jsonl"
+    assert main(["score", str(source), "--k", "2", "--out", str(out)]) == 0
+    assert json.loads(out.read_text())["violations"] == ["missing_think"]
+    assert main(["score", str(source), "--k", "2", "--out", str(out), "--think", "optional"]) == 0
+    assert json.loads(out.read_text())["format_ok"] is True

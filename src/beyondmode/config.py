@@ -6,7 +6,7 @@ the key named. The `trl` section is a free mapping handed unchanged to `trl.GRPO
 validates its own arguments (see `beyondmode.train.grpo.trl_arguments`).
 
     task:      {name: ddx_sim, options: {...}, max_examples: 2000}
-    format:    {require_think: true, with_analysis: false, layout: interleaved, ...}
+    format:    {require_think: true, with_analysis: null, layout: interleaved, ...}
     method:    {method: multi_rlcr, num_candidates: 3, reward_mode: label, weights: {},
                 confidence_credit: sequence, log_terms: true}
     model:     {name_or_path: tiny, dtype: auto, tiny: {hidden_size: 64, ...}}
@@ -51,10 +51,13 @@ class TaskConfig:
 
 @dataclass(frozen=True, slots=True)
 class FormatConfig:
-    """`AnswerFormat` options other than K and confidences, which the method decides."""
+    """`AnswerFormat` options other than K and confidences, which the method decides.
+
+    `with_analysis` null (the default) takes the method's published default: an optional `<analysis>`
+    block for rlcr / multi_rlcr (where the published formats put it), none for the RLVR methods."""
 
     require_think: bool = True
-    with_analysis: bool = False
+    with_analysis: bool | None = None
     layout: str = "interleaved"
     allow_text_outside: bool = False
     confidence_decimals: int = 2

@@ -27,16 +27,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
+from typing import Any
 
 from beyondmode.types import Candidate, ParsedResponse, Violation
 
-FORMAT_VERSION = 1
-"""Bumped whenever a change makes the same text parse differently."""
+FORMAT_VERSION = 2
+"""Bumped whenever a change makes the same text parse differently (2: the published RLCR analysis
+position; slot numbers are ASCII digits only)."""
 
-_TAG_HEAD = re.compile(r"(/?)(think|analysis|answer|confidence)(\d*)")
+# Every pattern here runs in linear time on any input: character classes that cannot overlap their
+# neighbours, no nested quantifiers, no lazy `.*?` before a variable-length tail (the code fence is read
+# by `_unwrap_fence` without a regex for that reason). `tests/test_hostile_completions.py` and
+# `bench/bench_parse_hostile.py` feed them hostile shapes up to 1 MB.
+_TAG = re.compile(r"<(/?)(think|analysis|answer|confidence)([0-9]*)>")  # ASCII slot digits only
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _NON_FINITE = frozenset({"nan", "+nan", "-nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"})
-_FENCE = re.compile(r"\A```[\w+.-]*[ \t]*\n(.*?)\n?[ \t]*```\Z", re.DOTALL)
+_FENCE_INFO = re.compile(r"[\w+.-]*[ \t]*")
+_CACHED_LENGTH = 64
+"""Confidences longer than this are read without the memo (hostile text cannot fill it)."""
 
 _SLOT_NAMES = ("answer", "confidence")
 
@@ -48,7 +56,6 @@ class Layout(StrEnum):
     SPLIT = "split"
 
 
-@lru_cache(maxsize=1 << 14)
 def parse_confidence(raw: str) -> tuple[float | None, Violation | None]:
     """Read a stated confidence: `0.4`, `.4`, `40%` (and `1`, `0`, `4e-1`).
 
@@ -59,6 +66,17 @@ def parse_confidence(raw: str) -> tuple[float | None, Violation | None]:
     >>> parse_confidence("1.5")
     (None, <Violation.CONFIDENCE_OUT_OF_RANGE: 'confidence_out_of_range'>)
     """
+    if len(raw) <= _CACHED_LENGTH:
+        return _parse_confidence_cached(raw)
+    return _parse_confidence(raw)
+
+
+@lru_cache(maxsize=1 << 14)
+def _parse_confidence_cached(raw: str) -> tuple[float | None, Violation | None]:
+    return _parse_confidence(raw)
+
+
+def _parse_confidence(raw: str) -> tuple[float | None, Violation | None]:
     text = raw.strip()
     percent = text.endswith("%")
     if percent:
@@ -78,10 +96,21 @@ def parse_confidence(raw: str) -> tuple[float | None, Violation | None]:
 
 
 def _unwrap_fence(text: str) -> str:
-    if not text.startswith("```"):
+    """The body of a fenced block that is the whole (stripped) text, else the text unchanged.
+
+    Reads ```` ```lang ```` + newline + body + optional newline and spaces + ```` ``` ```` by slicing,
+    in linear time (the equivalent lazy regex was quadratic on a long whitespace run).
+
+    >>> _unwrap_fence("```python\\ndef f(): pass\\n```")
+    'def f(): pass'
+    """
+    if not text.startswith("```") or not text.endswith("```"):
         return text
-    match = _FENCE.match(text)
-    return match.group(1) if match else text
+    newline = text.find("\n", 3)
+    if newline < 0 or newline + 1 > len(text) - 3 or not _FENCE_INFO.fullmatch(text, 3, newline):
+        return text
+    body = text[newline + 1 : len(text) - 3].rstrip(" \t")
+    return body[:-1] if body.endswith("\n") else body
 
 
 @dataclass(frozen=True)  # no slots: derived lookup tables live in __dict__, outside the fields
@@ -92,7 +121,10 @@ class AnswerFormat:
         num_candidates: K, the number of answer slots (1 gives plain `<answer>` tags).
         with_confidence: each answer carries a stated confidence (RLCR variants).
         require_think: a `<think>` block is required (it is always allowed).
-        with_analysis: an optional `<analysis>` block is allowed at the end.
+        with_analysis: an optional `<analysis>` block is allowed: at the end (the published Multi-RLCR
+            layout) or, where every confidence follows every answer (K = 1, or the split layout), between
+            the answers and the confidences (the published RLCR layout). `render` writes it where the
+            published formats do: before the confidence with K = 1 and confidences, at the end otherwise.
         layout: interleaved (`answer1 confidence1 answer2 ...`) or split (all answers, then confidences).
         allow_text_outside: text outside the tags is tolerated instead of being a violation.
         confidence_decimals: decimals written by `render`.
@@ -116,6 +148,10 @@ class AnswerFormat:
         object.__setattr__(self, "layout", Layout(self.layout))
         ranks = {key: rank for rank, key in enumerate(self._slot_order(), start=1)}
         object.__setattr__(self, "_ranks", ranks)
+        middle = None
+        if self.with_confidence and (self.num_candidates == 1 or self.layout is Layout.SPLIT):
+            middle = self.num_candidates + 0.5  # after the last answer, before the first confidence
+        object.__setattr__(self, "_analysis_middle_rank", middle)
         object.__setattr__(self, "_well_formed", self._well_formed_pattern())
 
     # ----------------------------------------------------------------------------------------- tags
@@ -146,6 +182,11 @@ class AnswerFormat:
         parts: list[str] = []
         if think is not None or self.require_think:
             parts.append(f"<think> {think or ''} </think>".replace("  ", " "))
+        analysis_block = (
+            f"<analysis> {analysis} </analysis>" if analysis is not None and self.with_analysis else None
+        )
+        # the published RLCR layout: answer, analysis, confidence; otherwise the analysis comes last
+        analysis_first = self.with_confidence and self.num_candidates == 1
         line: list[str] = []
         for name, slot in self._slot_order():
             tag = self.tag(name, slot)
@@ -155,10 +196,13 @@ class AnswerFormat:
                     line = []
                 line.append(f"<{tag}> {items[slot - 1].text} </{tag}>")
             else:
+                if analysis_block is not None and analysis_first:
+                    parts += [" ".join(line), analysis_block]
+                    line, analysis_block = [], None
                 line.append(f"<{tag}> {self._confidence_text(items[slot - 1])} </{tag}>")
         parts.append(" ".join(line))
-        if analysis is not None and self.with_analysis:
-            parts.append(f"<analysis> {analysis} </analysis>")
+        if analysis_block is not None:
+            parts.append(analysis_block)
         return "\n".join(parts)
 
     def _confidence_text(self, candidate: Candidate) -> str:
@@ -198,7 +242,12 @@ class AnswerFormat:
                     f"between 0 and 1, inside <confidence1> </confidence1> to "
                     f"<confidence{k}> </confidence{k}>."
                 )
-        if self.with_analysis:
+        if self.with_analysis and self.with_confidence and k == 1:
+            sentences.append(
+                "Between the answer and the confidence you may write a short analysis of your uncertainty "
+                "inside <analysis> </analysis>."
+            )
+        elif self.with_analysis:
             sentences.append(
                 "You may end with a short analysis of your uncertainty inside <analysis> </analysis>."
             )
@@ -233,23 +282,46 @@ class AnswerFormat:
             return None
         block = r"<{0}>([^<]*)</{0}>\s*"
         think = block.format("think")
+        analysis = f"(?:{block.format('analysis')})?"
         parts = [r"\s*", think if self.require_think else f"(?:{think})?"]
-        parts += [block.format(self.tag(name, slot)) for name, slot in self._slot_order()]
+        fields: list[tuple[str, int]] = [("think", 0)]
+        for name, slot in self._slot_order():
+            if (
+                self.with_analysis
+                and self._analysis_middle_rank is not None
+                and (name, slot) == ("confidence", 1)
+            ):
+                parts.append(analysis)
+                fields.append(("analysis", 0))
+            parts.append(block.format(self.tag(name, slot)))
+            fields.append((name, slot))
         if self.with_analysis:
-            parts.append(f"(?:{block.format('analysis')})?")
+            parts.append(analysis)
+            fields.append(("analysis", 0))
+        object.__setattr__(self, "_well_formed_fields", tuple(fields))
         return re.compile("".join(parts))
 
     def _parse_well_formed(self, text: str, match: re.Match[str]) -> ParsedResponse:
-        groups = match.groups()
-        think = groups[0].strip() if groups[0] is not None else None
-        analysis = None
-        if self.with_analysis:
-            analysis = groups[-1].strip() if groups[-1] is not None else None
-            groups = groups[:-1]
+        think: str | None = None
+        analyses: list[str] = []
         answers: dict[int, str] = {}
-        confidences: dict[int, str] = {}
-        for (name, slot), value in zip(self._ranks, groups[1:], strict=True):
-            (answers if name == "answer" else confidences)[slot] = value
+        confidences: dict[int, tuple[str, int]] = {}
+        for group, ((name, slot), value) in enumerate(
+            zip(self._well_formed_fields, match.groups(), strict=True)
+        ):
+            if value is None:
+                continue
+            if name == "think":
+                think = value.strip()
+            elif name == "analysis":
+                analyses.append(value.strip())
+            elif name == "answer":
+                answers[slot] = value
+            else:
+                confidences[slot] = (value, match.start(group + 1))
+        if len(analyses) > 1:  # in both allowed places: a duplicate, which the general parser reports
+            return self.parse_general(text)
+        analysis = analyses[0] if analyses else None
         violations: list[Violation] = []
         candidates = self._candidates(answers, confidences, violations)
         found = tuple(dict.fromkeys(violations)) if violations else ()
@@ -262,11 +334,12 @@ class AnswerFormat:
         expected_rank = self._ranks
         k = self.num_candidates
         answers: dict[int, str] = {}
-        confidences: dict[int, str] = {}
+        confidences: dict[int, tuple[str, int]] = {}
         think: str | None = None
         analysis: str | None = None
-        last_rank = -1
-        for name, number, content in blocks:
+        last_rank: float = -1
+        for name, number, start, end in blocks:
+            content = text[start:end]
             if name == "think":
                 if number:
                     violations.append(Violation.UNEXPECTED_TAG)
@@ -285,7 +358,10 @@ class AnswerFormat:
                     violations.append(Violation.DUPLICATE_SLOT)
                 else:
                     analysis = content.strip()
-                    last_rank = len(expected_rank) + 1
+                    middle = self._analysis_middle_rank
+                    last_rank = (
+                        middle if middle is not None and last_rank < middle else len(expected_rank) + 1
+                    )
                 continue
             slot = self._slot_number(number, violations)
             if slot is None:
@@ -293,11 +369,11 @@ class AnswerFormat:
             if name == "confidence" and not self.with_confidence:
                 violations.append(Violation.UNEXPECTED_TAG)
                 continue
-            target = answers if name == "answer" else confidences
+            target: dict[int, Any] = answers if name == "answer" else confidences
             if slot in target:
                 violations.append(Violation.DUPLICATE_SLOT)
                 continue
-            target[slot] = content
+            target[slot] = content if name == "answer" else (content, start)
             rank = expected_rank[(name, slot)]
             if rank < last_rank:
                 violations.append(Violation.OUT_OF_ORDER)
@@ -320,82 +396,79 @@ class AnswerFormat:
         if not number:
             violations.append(Violation.UNEXPECTED_TAG)
             return None
+        if number[0] == "0" or len(number) > len(str(self.num_candidates)):  # int() of 5,000 digits raises
+            violations.append(Violation.EXTRA_SLOT)
+            return None
         slot = int(number)
-        if not 1 <= slot <= self.num_candidates or number[0] == "0":
+        if not 1 <= slot <= self.num_candidates:
             violations.append(Violation.EXTRA_SLOT)
             return None
         return slot
 
     def _candidates(
-        self, answers: dict[int, str], confidences: dict[int, str], violations: list[Violation]
+        self, answers: dict[int, str], confidences: dict[int, tuple[str, int]], violations: list[Violation]
     ) -> tuple[Candidate, ...]:
+        """One candidate per answer slot, in slot order; `confidences` maps a slot to its content and
+        the content's start offset in the completion (for `Candidate.confidence_span`)."""
         candidates: list[Candidate] = []
         for slot in sorted(answers):
             answer = _unwrap_fence(answers[slot].strip())
             if not answer:
                 violations.append(Violation.EMPTY_ANSWER)
-            raw = confidences.get(slot)
             value: float | None = None
-            if raw is not None:
-                value, problem = parse_confidence(raw)
+            raw: str | None = None
+            span: tuple[int, int] | None = None
+            if slot in confidences:
+                content, offset = confidences[slot]
+                value, problem = parse_confidence(content)
                 if problem is not None:
                     violations.append(problem)
-                raw = raw.strip()
-            candidates.append(Candidate(answer, value, raw))
+                raw = content.strip()
+                if raw:
+                    start = offset + len(content) - len(content.lstrip())
+                    span = (start, start + len(raw))
+            candidates.append(Candidate(answer, value, raw, slot=slot, confidence_span=span))
         return tuple(candidates)
 
-    def _blocks(self, text: str, violations: list[Violation]) -> list[tuple[str, str, str]]:
-        """Split `text` into (name, number, content) blocks; record tag-structure violations.
+    def _blocks(self, text: str, violations: list[Violation]) -> list[tuple[str, str, int, int]]:
+        """Split `text` into (name, number, start, end) blocks, content `text[start:end]`; record
+        tag-structure violations.
 
-        Splitting on "<" (one C call) and recognising the tag at the head of each piece is several
-        times faster than a capturing regex; a piece whose head is not one of our tags (`<sub>`, `a < b`)
-        is glued back onto the text it belongs to.
+        `_TAG` finds only our own tags (in C); anything else that looks like markup (`<sub>`, `a < b`)
+        stays part of the text around it. Contents are slices of `text`, never built by concatenation,
+        so the work is linear in the length of `text` and Python only runs once per real tag.
         """
-        pieces = text.split("<")
-        outside = pieces[0]
-        blocks: list[tuple[str, str, str]] = []
+        blocks: list[tuple[str, str, int, int]] = []
         check_outside = not self.allow_text_outside
         open_name: str | None = None
-        open_number = content = ""
-        for piece in pieces[1:]:
-            end = piece.find(">")
-            tag = _tag_info(piece[:end]) if end > 0 else None
-            if tag is None:
-                if open_name is None:
-                    outside += "<" + piece
-                else:
-                    content += "<" + piece
-                continue
-            closing, name, number = tag
-            after = piece[end + 1 :]
+        open_number = ""
+        start = 0  # where the current outside text, or the open block's content, begins
+        for tag in _TAG.finditer(text):
+            closing, name, number = tag.groups()
+            tag_start = tag.start()
             if open_name is None:
-                if check_outside and outside and not outside.isspace():
+                if check_outside and _has_text(text, start, tag_start):
                     violations.append(Violation.TEXT_OUTSIDE_TAGS)
                 if closing:
                     violations.append(Violation.UNOPENED_TAG)
-                    outside = after
                 else:
-                    open_name, open_number, content = name, number, after
-                continue
-            if not closing:
-                violations.append(Violation.NESTED_TAG)
-            elif name != open_name or number != open_number:
-                violations.append(Violation.UNCLOSED_TAG)
-            blocks.append((open_name, open_number, content))
-            if closing:
-                open_name, outside = None, after
+                    open_name, open_number = name, number
             else:
-                open_name, open_number, content = name, number, after
+                if not closing:
+                    violations.append(Violation.NESTED_TAG)
+                elif name != open_name or number != open_number:
+                    violations.append(Violation.UNCLOSED_TAG)
+                blocks.append((open_name, open_number, start, tag_start))
+                open_name, open_number = (None, "") if closing else (name, number)
+            start = tag.end()
         if open_name is not None:
             violations.append(Violation.UNCLOSED_TAG)
-            blocks.append((open_name, open_number, content))
-        elif check_outside and outside and not outside.isspace():
+            blocks.append((open_name, open_number, start, len(text)))
+        elif check_outside and _has_text(text, start, len(text)):
             violations.append(Violation.TEXT_OUTSIDE_TAGS)
         return blocks
 
 
-@lru_cache(maxsize=4096)
-def _tag_info(head: str) -> tuple[bool, str, str] | None:
-    """("/answer2") -> (True, "answer", "2"); None when `head` is not one of the format's tags."""
-    match = _TAG_HEAD.fullmatch(head)
-    return None if match is None else (bool(match.group(1)), match.group(2), match.group(3))
+def _has_text(text: str, start: int, end: int) -> bool:
+    """`text[start:end]` holds something other than whitespace."""
+    return start < end and not text[start:end].isspace()

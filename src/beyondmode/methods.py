@@ -59,18 +59,33 @@ def method_spec(method: Method | str, *, multi_gold: bool = False, **overrides: 
     return replace(spec, **overrides) if overrides else spec
 
 
-def method_format(method: Method | str, num_candidates: int = 3, **options: Any) -> AnswerFormat:
-    """The answer format of `method`: K = 1 for the single-answer methods, confidences for the RLCR ones."""
+def method_format(
+    method: Method | str, num_candidates: int = 3, *, with_analysis: bool | None = None, **options: Any
+) -> AnswerFormat:
+    """The answer format of `method`: K = 1 for the single-answer methods, confidences for the RLCR ones.
+
+    `with_analysis` None takes the published default: the RLCR methods allow an `<analysis>` block where
+    the published formats put it (RLCR: between the answer and the confidence; Multi-RLCR: at the end);
+    the RLVR methods have none. Other `options` are `AnswerFormat` fields (`require_think`, `layout`, ...).
+
+    >>> rlcr = method_format("rlcr")
+    >>> rlcr.parse("<think> t </think> <answer> Paris </answer> <analysis> sure </analysis> "
+    ...            "<confidence> 0.9 </confidence>").format_ok
+    True
+    """
     method = _method(method)
     k = num_candidates if method.is_multi else 1
-    return AnswerFormat(num_candidates=k, with_confidence=method.with_confidence, **options)
+    analysis = method.with_confidence if with_analysis is None else with_analysis
+    return AnswerFormat(
+        num_candidates=k, with_confidence=method.with_confidence, with_analysis=analysis, **options
+    )
 
 
 def preset(
-    method: Method | str, num_candidates: int = 3, *, multi_gold: bool = False
+    method: Method | str, num_candidates: int = 3, *, multi_gold: bool = False, **format_options: Any
 ) -> tuple[AnswerFormat, RewardSpec]:
-    """Format and reward spec of a method, as published."""
-    return method_format(method, num_candidates), method_spec(method, multi_gold=multi_gold)
+    """Format and reward spec of a method, as published; `format_options` go to `method_format`."""
+    return method_format(method, num_candidates, **format_options), method_spec(method, multi_gold=multi_gold)
 
 
 def _method(method: Method | str) -> Method:

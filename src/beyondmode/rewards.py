@@ -22,7 +22,7 @@ from beyondmode.grading.base import Grades
 from beyondmode.scoring_rules import ScoringRule, parse_scoring_rule
 from beyondmode.types import ParsedResponse
 
-REWARD_VERSION = 1
+REWARD_VERSION = 2
 """Bumped whenever a change makes the same completion score differently; written into every result."""
 
 TERM_NAMES = ("format", "coverage", "any_hit", "brier", "uniqueness", "top1", "sum_le_1")

@@ -43,11 +43,18 @@ class Candidate:
 
     `confidence` is the parsed probability in [0, 1], or None when the format has no confidences or the
     stated one is invalid; `confidence_raw` is the text between the confidence tags, as written.
+
+    Where the parser found it: `slot` (1-based; a completion missing `<answer2>` has candidates in slots
+    1 and 3) and `confidence_span`, the [start, end) character offsets of the stripped confidence text
+    in the parsed completion (None without one), which per-token credit maps to tokens. Both are
+    location, not content: they take no part in equality or hashing.
     """
 
     text: str
     confidence: float | None = None
     confidence_raw: str | None = None
+    slot: int | None = field(default=None, compare=False)
+    confidence_span: tuple[int, int] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

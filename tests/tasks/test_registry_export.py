@@ -113,8 +113,11 @@ def test_data_command_writes_jsonl_parquet_and_manifest(tmp_path: Path, capsys) 
     assert manifest["format_version"] == FORMAT_VERSION
     assert manifest["options"]["num_findings"] == "2-3" and manifest["options"]["gold"] == "differential"
     rows = read_jsonl(out / "data.jsonl")
+    from beyondmode.methods import method_format
+
+    preset = method_format("multi_rlcr", 3)  # the command's default method; its prompt invites an analysis
     expected = list(
-        DdxSimTask(num_examples=40, seed=3, num_findings="2-3", gold="differential").examples(FORMAT)
+        DdxSimTask(num_examples=40, seed=3, num_findings="2-3", gold="differential").examples(preset)
     )
     assert [row_to_example(r) for r in rows] == expected
     assert (out / "data.parquet").stat().st_size > 0

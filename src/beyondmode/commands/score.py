@@ -12,7 +12,9 @@ from rich.progress import track
 from rich.table import Table
 
 from beyondmode.atomic_write import write_jsonl_atomic
-from beyondmode.methods import Method
+from beyondmode.formats import Layout
+from beyondmode.grading.base import get_grader
+from beyondmode.methods import Method, method_format, method_spec
 from beyondmode.score_file import ScoreSummary, SkippedRow, score_lines
 from beyondmode.scoring import RewardMode, Scorer
 
@@ -38,6 +40,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--grader", default="exact_match", help="grader name (exact_match, math, code, ...)")
     parser.add_argument("--reward-mode", choices=[m.value for m in RewardMode], default="label")
+    fmt = parser.add_argument_group("answer format (defaults: the method's published format)")
+    fmt.add_argument(
+        "--analysis",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="allow an optional <analysis> block (default: on for rlcr and multi_rlcr, off for the RLVR methods)",
+    )
+    fmt.add_argument(
+        "--layout",
+        choices=[layout.value for layout in Layout],
+        default=Layout.INTERLEAVED.value,
+        help="interleaved: answer1 confidence1 answer2 ...; split: all answers, then all confidences",
+    )
+    fmt.add_argument(
+        "--think", choices=["required", "optional"], default="required", help="is a <think> block required"
+    )
     parser.add_argument("--out", type=Path, help="output JSONL of scored rows")
     parser.set_defaults(handler=run)
 
@@ -45,8 +63,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if not args.completions.is_file():
         raise FileNotFoundError(f"input file not found: {args.completions}")
-    scorer = Scorer.for_method(
-        args.method, args.k, multi_gold=args.multi_gold, grader=args.grader, mode=args.reward_mode
+    scorer = Scorer(
+        method_format(
+            args.method,
+            args.k,
+            with_analysis=args.analysis,
+            layout=args.layout,
+            require_think=args.think == "required",
+        ),
+        method_spec(args.method, multi_gold=args.multi_gold),
+        get_grader(args.grader),
+        RewardMode(args.reward_mode),
     )
     lines = args.completions.read_text(encoding="utf-8").splitlines()
     summary = ScoreSummary()

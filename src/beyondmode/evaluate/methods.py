@@ -75,13 +75,9 @@ class EvalMethod:
 def build_methods(settings: EvalSettings) -> list[EvalMethod]:
     """The methods listed in `settings.methods`, in that order."""
     k = settings.num_candidates
-    multi = AnswerFormat(
-        num_candidates=k, with_confidence=settings.with_confidence, require_think=settings.require_think
-    )
-    single = AnswerFormat(
-        num_candidates=1, with_confidence=settings.with_confidence, require_think=settings.require_think
-    )
-    verbalized = AnswerFormat(num_candidates=k, with_confidence=True, require_think=settings.require_think)
+    multi = AnswerFormat(num_candidates=k, **settings.format_options())  # type: ignore[arg-type]
+    single = AnswerFormat(num_candidates=1, **settings.format_options())  # type: ignore[arg-type]
+    verbalized = AnswerFormat(num_candidates=k, **settings.format_options(with_confidence=True))  # type: ignore[arg-type]
     t = settings.temperature
     catalogue = {
         "multi_answer": EvalMethod("multi_answer", multi, settings.generations_for("multi_answer"), t, False),

@@ -11,6 +11,8 @@ import math
 from dataclasses import dataclass
 from enum import StrEnum
 
+from beyondmode.formats import Layout
+
 
 class BackendKind(StrEnum):
     """Where generations come from."""
@@ -19,6 +21,8 @@ class BackendKind(StrEnum):
     VLLM = "vllm"
     OPENAI = "openai"
 
+
+LAYOUTS = tuple(layout.value for layout in Layout)
 
 METHOD_NAMES = ("multi_answer", "prompt_multi", "verbalized", "best_of_k", "greedy")
 """Generation methods; the oracle row is added by the runner wherever examples carry a posterior."""
@@ -33,6 +37,9 @@ class EvalSettings:
         num_candidates: K of the multi-answer format (and of the prompting baselines).
         with_confidence: multi-answer and single-answer formats ask for confidences (RLCR variants).
         require_think: the formats require a `<think>` block.
+        with_analysis: the formats allow an optional `<analysis>` block (see `AnswerFormat`); None: where
+            they have confidences, as the published RLCR and Multi-RLCR formats do.
+        layout: `interleaved` (answer1 confidence1 answer2 ...) or `split` (all answers, then confidences).
         max_answers: answers per example and method (k_max; also n of distinct@n, n = 30 in the paper).
             Multi-answer methods draw ceil(max_answers / K) generations, single-answer ones max_answers.
         recall_ks: the k of recall@k / coverage@k / pass@k reported in the summary (<= max_answers).
@@ -57,6 +64,8 @@ class EvalSettings:
     num_candidates: int = 3
     with_confidence: bool = True
     require_think: bool = True
+    with_analysis: bool | None = None
+    layout: str = "interleaved"
     max_answers: int = 30
     recall_ks: tuple[int, ...] = (1, 3, 5, 10, 30)
     temperature: float = 0.7
@@ -79,6 +88,13 @@ class EvalSettings:
         object.__setattr__(self, "methods", tuple(self.methods))
         object.__setattr__(self, "recall_ks", tuple(sorted(set(self.recall_ks))))
         object.__setattr__(self, "backend", BackendKind(self.backend))
+        if self.layout not in LAYOUTS:
+            raise ValueError(f"eval.layout must be one of {list(LAYOUTS)}, got {self.layout!r}")
+        for key in ("with_confidence", "require_think"):
+            if not isinstance(getattr(self, key), bool):
+                raise ValueError(f"eval.{key} must be true or false, got {getattr(self, key)!r}")
+        if self.with_analysis is not None and not isinstance(self.with_analysis, bool):
+            raise ValueError(f"eval.with_analysis must be true, false or null, got {self.with_analysis!r}")
         unknown = [m for m in self.methods if m not in METHOD_NAMES]
         if unknown:
             raise ValueError(f"eval.methods: unknown {unknown}; choose from {list(METHOD_NAMES)}")
@@ -95,6 +111,20 @@ class EvalSettings:
             raise ValueError("eval.batch_size, eval.concurrency and eval.max_new_tokens must be >= 1")
         if self.backend is BackendKind.OPENAI and not self.base_url:
             raise ValueError("eval.backend 'openai' needs eval.base_url (e.g. http://127.0.0.1:8000/v1)")
+
+    def format_options(self, with_confidence: bool | None = None) -> dict[str, object]:
+        """`AnswerFormat` keyword arguments of these settings (`with_confidence` overrides the setting).
+
+        >>> EvalSettings(with_confidence=True).format_options()["with_analysis"]
+        True
+        """
+        confident = self.with_confidence if with_confidence is None else with_confidence
+        return {
+            "with_confidence": confident,
+            "require_think": self.require_think,
+            "with_analysis": confident if self.with_analysis is None else self.with_analysis,
+            "layout": self.layout,
+        }
 
     def generations_for(self, method: str) -> int:
         """Generations per example: ceil(max_answers / K) for multi-answer methods, max_answers for

@@ -49,9 +49,7 @@ def rl_gain_rows(
     oracle = summary["methods"].get(ORACLE, {}).get("metrics", {})
     rows = []
     for metric in run_metrics(run, profile):
-        gain = paired_from_generations(before, after, metric, seed=seed)
-        if math.isnan(gain.before) and math.isnan(gain.after):
-            continue
+        gain = paired_from_generations(before, after, metric, seed=seed)  # null where not measurable
         ceiling = None if metric.startswith(NO_CEILING) else (oracle.get(metric) or {}).get("mean")
         rows.append(
             {

@@ -81,6 +81,7 @@ def demo_summary(
         "runs": rows,
         "oracle": oracle_row,
         "rl_gain": gains,
+        "prompting_baseline": profile.prompting_baseline,
         "spread": _spread(rows),
     }
     summary["targets"] = run_goals(summary)
@@ -153,6 +154,13 @@ def plain_summary(summary: dict[str, Any]) -> list[str]:
             "resolution."
         )
     paragraphs += _gain_sentences(summary.get("rl_gain", []), top)
+    if not summary.get("prompting_baseline", True):
+        paragraphs.append(
+            "No prompting baseline in this table: the paper's baseline is a model trained for single answers "
+            "that can read multi-answer instructions, and the tiny RLVR model never saw the multi-answer "
+            "format (asked for 3 answers it wrote none well formed: format rate 0.00 in an earlier run); "
+            "profile field prompting_baseline=True evaluates it anyway."
+        )
     if multi and multi.get("tokens_ratio") is not None:
         paragraphs.append(
             f"Cost: Multi-RLCR spends {_fmt(multi['tokens_ratio'])}x the generated tokens of RLVR best-of-k "

@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "eval",
     "report",
     "serve",
+    "models",
     "score",
     "data",
     "ddxplus_stats",

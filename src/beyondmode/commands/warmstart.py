@@ -14,6 +14,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("config", help="YAML run config (see configs/)")
     parser.add_argument("overrides", nargs="*", help="dotted overrides, e.g. warmstart.steps=100")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted warm start: reuse its sampled pairs and SFT checkpoint",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -35,8 +40,9 @@ def run(args: argparse.Namespace) -> int:
         def progress(stage: str, step: int, total: int, loss: float) -> None:
             if stage not in tasks:
                 tasks[stage] = bar.add_task(stage, total=total)
-            bar.update(tasks[stage], completed=step + 1, description=f"{stage} loss {loss:.3f}")
+            label = stage if stage == "sampling" else f"{stage} loss {loss:.3f}"
+            bar.update(tasks[stage], completed=step + 1, description=label)
 
-        output = run_warmstart(config, progress=progress)
+        output = run_warmstart(config, progress=progress, resume=args.resume)
     print(f"warm start: {output}")
     return 0

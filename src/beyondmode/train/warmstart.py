@@ -4,11 +4,21 @@ For `warmstart.init: tiny` a fresh Llama-style model and a word-level tokenizer 
 task's own text (`beyondmode.models.tiny`); any other model is loaded as is. Then:
 
 - `uniform` / `constant` / `oracle` confidences: one SFT on completions from `warmstart_data`.
-- `self_consistency` (label-free): (1) when `base_steps` > 0, SFT on the single-answer format with
-  answers drawn from the base distribution, which makes the model a base that can answer; (2) sample
-  that base `num_samples` times per prompt with the single-answer format; (3) SFT (continuing from the
-  base) on K-candidate completions sorted by the answers' sampling frequencies, the frequencies as
-  confidences.
+- `self_consistency` (label-free): (1) when `base_steps` > 0 (tiny models only), SFT on the
+  single-answer format with answers drawn from the base distribution, which makes the model a base that
+  can answer; (2) sample that base `num_samples` times per prompt; (3) SFT (continuing from the base) on
+  K-candidate completions sorted by the answers' sampling frequencies, the frequencies as confidences.
+  `warmstart.sample_prompt`: `format` samples with the single-answer format (the tiny model, taught it
+  in (1)); `plain` (the default for a pretrained model: `auto`) asks the plain question and reduces the
+  model's free-text replies to short answers (`warmstart_plain`), so a pretrained model's OWN answers
+  become the targets and nothing from the answer key does (`base_steps` must then be 0).
+
+Every phase reports progress (`progress(stage, step, total, loss)`: `base`, `sampling`, `sft`). With
+`warmstart.save_steps` > 0 the SFT writes a checkpoint every that many steps into
+`<output_dir>/warmstart_state/`, beside the sampled SFT pairs (`pairs.jsonl`); `resume=True` reuses the
+pairs (no re-sampling) and continues the SFT from the checkpoint. `warmstart.lora: true` trains a LoRA
+adapter (peft; rank `lora_rank`, alpha `lora_alpha`, every linear layer) and merges it into the saved
+model, so the output is an ordinary HF folder either way.
 
 The result (model + tokenizer, `config.yaml`, `run_info.json` with the SFT losses and sampling
 statistics) is saved to `warmstart.output_dir`, an ordinary HF folder for `model.name_or_path` of the
@@ -17,14 +27,18 @@ GRPO run.
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import random
+import shutil
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from beyondmode.atomic_write import write_jsonl_atomic
 from beyondmode.config import RunConfig
 from beyondmode.formats import AnswerFormat
 from beyondmode.grading.base import Grader, get_grader
@@ -39,12 +53,30 @@ from beyondmode.train.warmstart_data import (
     think_text,
     warmstart_completion,
 )
+from beyondmode.train.warmstart_plain import (
+    fill_check,
+    model_answer_pool,
+    plain_messages,
+    short_answer,
+    think_for,
+)
 from beyondmode.types import Example
 
 logger = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int, float], None]
 """progress(stage, step, total, loss) for a CLI progress bar."""
+STATE_DIR = "warmstart_state"
+PAIRS_FILE = "pairs.jsonl"
+CHECKPOINT_FILE = "sft_checkpoint.pt"
+
+
+def sampling_prompt(config: RunConfig) -> str:
+    """`format` or `plain` (see the module docstring); `auto` is `format` for tiny, else `plain`."""
+    mode = config.warmstart.sample_prompt
+    if mode == "auto":
+        return "format" if config.warmstart.init == "tiny" else "plain"
+    return mode
 
 
 def single_answer_format(fmt: AnswerFormat) -> AnswerFormat:
@@ -93,7 +125,12 @@ def build_model(
     if config.warmstart.init != "tiny":
         from beyondmode.models.loading import load_model
 
-        loaded = load_model(config.warmstart.init, config.model.dtype)
+        device = config.warmstart.device
+        if device == "auto":
+            import torch
+
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        loaded = load_model(config.warmstart.init, config.model.dtype, device)
         return loaded.model, loaded.tokenizer
     from beyondmode.models.tiny import build_tiny_model, build_word_tokenizer, task_words
 
@@ -101,9 +138,12 @@ def build_model(
     return build_tiny_model(config.model.tiny, tokenizer, config.seed), tokenizer
 
 
-def answer_counts(texts: Sequence[str], single: AnswerFormat, grader: Grader) -> Counter[str]:
+def answer_counts(
+    texts: Sequence[str], single: AnswerFormat | None, grader: Grader, max_words: int = 8
+) -> Counter[str]:
     """How often each answer appears among sampled single-answer completions (answers the grader
     considers the same are merged under their first spelling; unparsable samples are skipped).
+    `single` None: the samples are free text, reduced by `warmstart_plain.short_answer`.
 
     >>> from beyondmode.grading import get_grader
     >>> fmt = AnswerFormat(num_candidates=1, with_confidence=False)
@@ -114,9 +154,12 @@ def answer_counts(texts: Sequence[str], single: AnswerFormat, grader: Grader) ->
     counts: Counter[str] = Counter()
     spelling: dict[str, str] = {}
     for text in texts:
-        parsed = single.parse(text)
-        if parsed.candidates and parsed.candidates[0].text:
-            answer = parsed.candidates[0].text
+        if single is None:
+            answer = short_answer(text, max_words)
+        else:
+            parsed = single.parse(text)
+            answer = parsed.candidates[0].text if parsed.candidates else None
+        if answer and grader.canonical(answer):
             counts[spelling.setdefault(grader.canonical(answer), answer)] += 1
     return counts
 
@@ -132,72 +175,155 @@ def self_consistency_pairs(
 ) -> tuple[list[tuple[Any, str]], dict[str, Any]]:
     """Steps (1)-(2) of the self-consistency warm start; returns the K-candidate pairs and statistics."""
     warm = config.warmstart
+    plain = sampling_prompt(config) == "plain"
+    fill_check(warm.fill)
     single = single_answer_format(fmt)
     singles = take_examples(task, single, config.task.max_examples)
-    pool = answer_pool(singles)
-    stats: dict[str, Any] = {}
+    stats: dict[str, Any] = {"sample_prompt": "plain" if plain else "format"}
+    if plain and warm.base_steps > 0:
+        raise ValueError(
+            "warmstart.base_steps > 0 trains on the task's gold answers before sampling; with "
+            "warmstart.sample_prompt 'plain' (a pretrained model) set warmstart.base_steps=0"
+        )
     if warm.base_steps > 0:
-        base_pairs = sft_pairs(singles, single, tokenizer, config, pool)
+        base_pairs = sft_pairs(singles, single, tokenizer, config, answer_pool(singles))
         settings = _settings(config, warm.base_steps)
         losses = sft(model, tokenizer, base_pairs, settings, _stage(progress, "base", warm.base_steps))
         stats["base_loss_first_last"] = [losses[0], losses[-1]]
-    prompts = [example_row(example, tokenizer)["prompt"] for example in singles]
-    targets = sft_pairs(singles[:50], single, tokenizer, config, pool)
-    longest = max(len(tokenizer(c, add_special_tokens=False)["input_ids"]) for _, c in targets)
+    if plain:
+        prompts = [example_row(replace(e, prompt=plain_messages(e)), tokenizer)["prompt"] for e in singles]
+        max_new_tokens = warm.sample_max_new_tokens
+    else:
+        prompts = [example_row(example, tokenizer)["prompt"] for example in singles]
+        targets = sft_pairs(singles[:50], single, tokenizer, config, answer_pool(singles))
+        max_new_tokens = max(len(tokenizer(c, add_special_tokens=False)["input_ids"]) for _, c in targets) + 16
     samples = sample_completions(
-        model, tokenizer, prompts, warm.num_samples, longest + 16, warm.sample_temperature
+        model,
+        tokenizer,
+        prompts,
+        warm.num_samples,
+        max_new_tokens,
+        warm.sample_temperature,
+        batch_size=warm.sample_batch_size,
+        progress=_stage(progress, "sampling", len(prompts)),
     )
     grader = get_grader(task.grader)
+    counts_per_example = [answer_counts(texts, None if plain else single, grader) for texts in samples]
+    # padding: the model's own answers to other prompts (plain), else the task's answer pool (tiny)
+    pool = model_answer_pool(counts_per_example) if plain else answer_pool(singles)
     rng = random.Random(config.seed)
     by_id = {example.id: example for example in examples}
     pairs: list[tuple[Any, str]] = []
-    parsed = distinct = 0
-    for single_example, texts in zip(singles, samples, strict=True):
-        counts = answer_counts(texts, single, grader)
-        parsed += sum(counts.values())
-        distinct += len(counts)
+    dropped = 0
+    for single_example, counts in zip(singles, counts_per_example, strict=True):
         example = by_id[single_example.id]
-        completion = frequency_completion(counts, fmt, think_text(example), pool, rng)
+        if plain and warm.fill == "drop" and len(counts) < fmt.num_candidates:
+            dropped += 1
+            continue
+        think = think_for(example) if plain else think_text(example)
+        completion = frequency_completion(counts, fmt, think, pool, rng)
         pairs.append((example_row(example, tokenizer)["prompt"], completion))
     stats.update(
-        sample_parse_rate=parsed / (len(singles) * warm.num_samples),
-        mean_distinct_answers=distinct / len(singles),
+        sample_parse_rate=sum(sum(c.values()) for c in counts_per_example) / (len(singles) * warm.num_samples),
+        mean_distinct_answers=sum(len(c) for c in counts_per_example) / len(singles),
+        dropped_examples=dropped,
+        sft_examples=len(pairs),
     )
     logger.info(
-        "self-consistency: %.1f%% of samples parsed, %.2f distinct answers per prompt",
+        "self-consistency: %.1f%% of samples gave an answer, %.2f distinct answers per prompt, %d of %d "
+        "examples dropped (fewer than %d distinct answers)",
         100 * stats["sample_parse_rate"],
         stats["mean_distinct_answers"],
+        dropped,
+        len(singles),
+        fmt.num_candidates,
     )
     return pairs, stats
 
 
-def run_warmstart(config: RunConfig, task: Task | None = None, progress: Progress | None = None) -> Path:
-    """Build or load the model, SFT it as configured, save it to `warmstart.output_dir`."""
+def run_warmstart(
+    config: RunConfig, task: Task | None = None, progress: Progress | None = None, resume: bool = False
+) -> Path:
+    """Build or load the model, SFT it as configured, save it to `warmstart.output_dir`.
+
+    `resume`: reuse the sampled pairs and the SFT checkpoint of an interrupted run (module docstring).
+    """
+    warm = config.warmstart
+    output = Path(warm.output_dir)
+    state = output / STATE_DIR
+    if state.exists() and not resume:
+        raise FileExistsError(
+            f"{state} holds an interrupted warm start: pass --resume to continue it, or delete it"
+        )
     task = task if task is not None else resolve_task(config.task)
     fmt = answer_format(config)
     examples = take_examples(task, fmt, config.task.max_examples)
     single_examples = take_examples(task, single_answer_format(fmt), config.task.max_examples)
     model, tokenizer = build_model(config, [*examples, *single_examples], [fmt, single_answer_format(fmt)])
-    stats: dict[str, Any] = {"confidence": config.warmstart.confidence, "num_examples": len(examples)}
-    if config.warmstart.confidence == "self_consistency":
-        pairs, sampling = self_consistency_pairs(model, tokenizer, task, config, fmt, examples, progress)
-        stats.update(sampling)
+    stats: dict[str, Any] = {"confidence": warm.confidence, "num_examples": len(examples)}
+    pairs_path = state / PAIRS_FILE
+    checkpoint = state / CHECKPOINT_FILE
+    if resume and pairs_path.is_file():
+        saved = [json.loads(line) for line in pairs_path.read_text(encoding="utf-8").splitlines()]
+        pairs = [(_prompt_from_json(row["prompt"]), row["completion"]) for row in saved[1:]]
+        stats.update(saved[0])
+        logger.info("warm start: resumed with %d sampled pairs from %s", len(pairs), pairs_path)
+        if warm.base_steps > 0 and not checkpoint.is_file():
+            raise FileNotFoundError(
+                f"{checkpoint} is missing: the base SFT's weights are lost; delete {state} and start over"
+            )
     else:
-        pairs = sft_pairs(examples, fmt, tokenizer, config, answer_pool(examples))
+        if warm.confidence == "self_consistency":
+            pairs, sampling = self_consistency_pairs(model, tokenizer, task, config, fmt, examples, progress)
+            stats.update(sampling)
+        else:
+            pairs = sft_pairs(examples, fmt, tokenizer, config, answer_pool(examples))
+        rows = [stats, *({"prompt": _prompt_to_json(p), "completion": c} for p, c in pairs)]
+        write_jsonl_atomic(pairs_path, rows)
+    trainable = attach_lora(model, config) if warm.lora else model
+    settings = _settings(config, warm.steps)
     losses = sft(
-        model,
+        trainable,
         tokenizer,
         pairs,
-        _settings(config, config.warmstart.steps),
-        _stage(progress, "sft", config.warmstart.steps),
+        settings,
+        _stage(progress, "sft", warm.steps),
+        checkpoint=checkpoint if warm.save_steps > 0 else None,
     )
+    if warm.lora:
+        model = trainable.merge_and_unload()
     stats["loss_first_last"] = [losses[0], losses[-1]] if losses else []
-    output = Path(config.warmstart.output_dir)
     model.save_pretrained(output)
     tokenizer.save_pretrained(output)
     record_run(output, config, "warmstart", stats)
+    os.replace(pairs_path, output / PAIRS_FILE)  # the SFT data stays beside the model as a record
+    shutil.rmtree(state)
     logger.info("warm start saved to %s (final loss %.4f)", output, losses[-1] if losses else float("nan"))
     return output
+
+
+def attach_lora(model: Any, config: RunConfig) -> Any:
+    """The model wrapped with a LoRA adapter on every linear layer (peft); only the adapter trains."""
+    try:
+        from peft import LoraConfig, get_peft_model
+    except ImportError:
+        raise ImportError("warmstart.lora needs peft: pip install 'beyondmode[train]' (or pip install peft)") from None
+    warm = config.warmstart
+    adapter = LoraConfig(
+        r=warm.lora_rank, lora_alpha=warm.lora_alpha, target_modules="all-linear", task_type="CAUSAL_LM"
+    )
+    wrapped = get_peft_model(model, adapter)
+    trainable = sum(p.numel() for p in wrapped.parameters() if p.requires_grad)
+    logger.info("LoRA rank %d: %.2fM trainable parameters", warm.lora_rank, trainable / 1e6)
+    return wrapped
+
+
+def _prompt_to_json(prompt: Any) -> Any:
+    return prompt if isinstance(prompt, str) else [dict(m) for m in prompt]
+
+
+def _prompt_from_json(prompt: Any) -> Any:
+    return prompt if isinstance(prompt, str) else tuple(prompt)
 
 
 def _settings(config: RunConfig, steps: int) -> SFTSettings:
@@ -210,6 +336,7 @@ def _settings(config: RunConfig, steps: int) -> SFTSettings:
         max_length=warm.max_length,
         log_every=warm.log_every,
         seed=config.seed,
+        save_every=warm.save_steps,
     )
 
 

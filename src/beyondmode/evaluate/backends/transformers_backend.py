@@ -41,14 +41,13 @@ class TransformersBackend:
     def from_pretrained(
         cls, path: str | Path, device: str = "auto", batch_size: int = 16
     ) -> TransformersBackend:
-        """Load a model directory (or hub id when online); a missing local path names itself."""
+        """Load a model directory, an offline name (`smollm2-135m-instruct`) or a hub id (when online),
+        through `beyondmode.models.loading.resolve_model_path`; a missing local path names itself."""
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        location = Path(path)
-        if (str(path).startswith((".", "/")) or location.exists()) and not (
-            location / "config.json"
-        ).is_file():
-            raise FileNotFoundError(f"model directory {location} not found (or has no config.json)")
+        from beyondmode.models.loading import resolve_model_path
+
+        path = resolve_model_path(path)
         tokenizer = AutoTokenizer.from_pretrained(str(path))
         model = AutoModelForCausalLM.from_pretrained(str(path))
         return cls(model, tokenizer, device=device, batch_size=batch_size)

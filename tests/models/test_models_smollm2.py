@@ -66,7 +66,7 @@ def test_confidence_tokens_located_with_bpe(smollm2) -> None:
     def decode(part):
         return tokenizer.decode(list(part), skip_special_tokens=True)
 
-    positions = token_positions(ids, decode, confidence_spans(decode(ids), fmt))
+    positions = token_positions(ids, decode, confidence_spans(fmt.parse(decode(ids))))
     for slot, value in ((1, "0.45"), (2, "0.30")):
         assert decode([ids[i] for i in positions[slot]]).strip() == value
 

@@ -16,6 +16,7 @@ from scipy import stats
 from beyondmode.formats import AnswerFormat
 from beyondmode.grading import grade_labels, register_grader
 from beyondmode.grading.code import CodeGrader
+from beyondmode.posterior import decode_posterior
 from beyondmode.sandbox import Limits, Sandbox
 from beyondmode.tasks.code_sim import CodeSimTask, case_posterior, expected_grades
 from beyondmode.tasks.code_sim_grammar import GrammarConfig, program_space
@@ -185,7 +186,7 @@ def test_registered_and_exported_to_rows_and_parquet(tmp_path: Path) -> None:
     assert [row_to_example(r) for r in rows] == examples
     write_parquet(rows, tmp_path / "d.parquet")
     assert [row_to_example(r) for r in pq.read_table(tmp_path / "d.parquet").to_pylist()] == examples
-    assert json.loads(rows[0]["posterior"]) == dict(examples[0].posterior)
+    assert dict(decode_posterior(rows[0]["posterior"])) == dict(examples[0].posterior)
 
 
 def test_verl_export_and_compute_score_grade_through_the_sandbox(

@@ -84,7 +84,8 @@ class DemoProfile:
     prompting_baseline: also evaluate the RLVR model prompted for K answers (`prompt_multi`); off by
         default: a model trained only on single answers never saw the multi-answer format.
     token_beta: KL anchor of the per-token-credit run (DESIGN section 8: 0.1).
-    grpo_beta: KL anchor to the warm start of the other runs (the published recipe: 0).
+    grpo_beta: KL anchor to the warm start of the other runs (the published recipe: 0; 0.1 measured
+        best in docs/demo.md: every lever without it lowered coverage below the warm start).
     max_answers, recall_ks, eval_batch: evaluation (answers per example: k up to 30 in the paper).
     threads: torch threads (one is fastest for models this small on a shared laptop CPU).
     """
@@ -113,7 +114,7 @@ class DemoProfile:
     temperature: float = 0.7
     max_completion_length: int = 64
     token_beta: float = 0.1
-    grpo_beta: float = 0.0
+    grpo_beta: float = 0.1
     max_answers: int = 30
     recall_ks: tuple[int, ...] = (1, 3, 5, 10, 30)
     eval_batch: int = 256

@@ -112,7 +112,7 @@ def decode_posterior(value: Any, where: str = "posterior") -> Posterior | None:
             value = json.loads(value)
         except json.JSONDecodeError as error:
             raise ValueError(f"{where}: not valid JSON ({error}): {value[:80]!r}") from None
-    value = _plain(value)
+    value = plain_data(value)
     if value is None or (isinstance(value, list | dict) and not value):
         return None
     if isinstance(value, dict):
@@ -130,12 +130,12 @@ def decode_posterior(value: Any, where: str = "posterior") -> Posterior | None:
     return Posterior(probabilities, aliases)
 
 
-def _plain(value: Any) -> Any:
+def plain_data(value: Any) -> Any:
     """numpy arrays and tuples as lists, recursively; numpy scalars as Python; mappings as dicts."""
     if hasattr(value, "tolist") and not isinstance(value, str):
         value = value.tolist()
     if isinstance(value, list | tuple):
-        return [_plain(item) for item in value]
+        return [plain_data(item) for item in value]
     if isinstance(value, Mapping):
-        return {key: _plain(item) for key, item in value.items()}
+        return {key: plain_data(item) for key, item in value.items()}
     return value

@@ -41,7 +41,7 @@ from typing import Any
 from beyondmode.formats import FORMAT_VERSION
 from beyondmode.grading import get_grader
 from beyondmode.methods import Method, method_format, method_spec
-from beyondmode.posterior import decode_posterior
+from beyondmode.posterior import decode_posterior, plain_data
 from beyondmode.rewards import REWARD_VERSION, TERM_NAMES
 from beyondmode.scoring import RewardMode, ScoredCompletion, Scorer
 from beyondmode.types import as_gold
@@ -137,7 +137,9 @@ def compute_score(
     record = row_record(extra_info, data_source)
     given = {name: _hashable(value) for name, value in run.items() if value is not None}
     settings = _cached_settings(record, given, data_source)
-    posterior = decode_posterior(record.get("posterior"), f"{data_source}: extra_info.{EXTRA_INFO_KEY}.posterior")
+    posterior = decode_posterior(
+        record.get("posterior"), f"{data_source}: extra_info.{EXTRA_INFO_KEY}.posterior"
+    )
     scorer = settings.scorer()
     return score_dict(scorer.score(solution_str, decode_gold(ground_truth, data_source), posterior), scorer)
 
@@ -221,7 +223,7 @@ def decode_gold(ground_truth: Any, data_source: str = "row") -> tuple[tuple[str,
     >>> decode_gold("Paris"), decode_gold([["flu", "influenza"], "cold"])
     ((('Paris',),), (('flu', 'influenza'), ('cold',)))
     """
-    value = _plain(ground_truth)
+    value = plain_data(ground_truth)
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or not value:
@@ -245,7 +247,7 @@ def decode_mapping(value: Any, field: str, data_source: str = "row") -> dict[str
             raise ValueError(f"{data_source}: {field} is not valid JSON ({error})") from None
     if not isinstance(value, Mapping):
         raise ValueError(f"{data_source}: {field} must be a JSON object, got {value!r}")
-    return {str(key): _plain(item) for key, item in value.items()}
+    return {str(key): plain_data(item) for key, item in value.items()}
 
 
 # ------------------------------------------------------------------------------------- internals
@@ -308,7 +310,7 @@ def _warn_version(field: str, found: int, current: int) -> None:
 def _hashable(value: Any) -> Any:
     """A mapping (OmegaConf's DictConfig from verl's reward_kwargs) as its JSON text, so it can key caches."""
     if isinstance(value, Mapping):
-        return json.dumps(_plain(value), sort_keys=True)
+        return json.dumps(plain_data(value), sort_keys=True)
     return value
 
 
@@ -316,14 +318,3 @@ def _known(value: Any, choices: list[str], field: str) -> str:
     if value not in choices:
         raise ValueError(f"unknown {field} {value!r}; choose one of {choices}")
     return str(value)
-
-
-def _plain(value: Any) -> Any:
-    """numpy arrays (pandas-read parquet) and tuples as lists, recursively; numpy scalars as Python."""
-    if hasattr(value, "tolist") and not isinstance(value, str):
-        value = value.tolist()
-    if isinstance(value, list | tuple):
-        return [_plain(item) for item in value]
-    if isinstance(value, Mapping):
-        return {key: _plain(item) for key, item in value.items()}
-    return value

@@ -78,11 +78,7 @@ def load_method_generations(run_dir: Path, method: str) -> PerExample:
 
 def _generation(sample: int, rows: list[dict[str, Any]], k: int, grader: Any) -> ScoredGeneration:
     real = sorted((r for r in rows if r["rank"] is not None), key=lambda r: r["rank"])
-    gold_index: dict[str, int] = {}
-    matched = tuple(
-        None if r["matched_gold"] is None else gold_index.setdefault(r["matched_gold"], len(gold_index))
-        for r in real
-    )
+    matched = tuple(r["matched_gold"] for r in real)  # the gold element's name: one id per example
     truths = [r["true_probability"] for r in real]
     first = rows[0]
     return ScoredGeneration(

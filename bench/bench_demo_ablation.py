@@ -74,7 +74,7 @@ def main() -> None:
         model = Path(warm_config.warmstart.output_dir)
         outputs[f"warmstart/{key}"] = model / "config.json"
         outputs[f"eval/warmstart-{key}"] = warm_eval / "summary.json"
-        jobs.append(Job(f"warmstart/{key}", _warmstart, (warm_config, base.threads)))
+        jobs.append(Job(f"warmstart/{key}", _warmstart, (warm_config,)))
         jobs.append(
             Job(
                 f"eval/warmstart-{key}",
@@ -89,7 +89,7 @@ def main() -> None:
             name = f"{run.name}-{lever}"
             config = replace(config, output=replace(config.output, dir=str(out / "train" / name)))
             eval_dir = out / "eval" / name
-            jobs.append(Job(f"grpo/{name}", _train, (config, base.threads), (f"warmstart/{key}",)))
+            jobs.append(Job(f"grpo/{name}", _train, (config,), (f"warmstart/{key}",)))
             final = Path(config.output.dir) / "final"
             outputs[f"grpo/{name}"] = final / "trainer_state.json"
             outputs[f"eval/{name}"] = eval_dir / "summary.json"

@@ -186,13 +186,13 @@ def demo_jobs(
         key = run.warmstart_key
         if key not in seen:
             seen.add(key)
-            jobs.append(Job(f"warmstart/{key}", _warmstart, (config, profile.threads)))
+            jobs.append(Job(f"warmstart/{key}", _warmstart, (config,)))
             warm_dir = run_dir / "eval" / f"warmstart-{key}"
             model_dir = Path(config.warmstart.output_dir)
             args = (profile, run, model_dir, warm_dir, kb, stats)
             jobs.append(Job(f"eval/warmstart-{key}", _evaluate, args, (f"warmstart/{key}",)))
         warm_evals[run.name] = run_dir / "eval" / f"warmstart-{key}"
-        jobs.append(Job(f"grpo/{run.name}", _train, (config, profile.threads), (f"warmstart/{key}",)))
+        jobs.append(Job(f"grpo/{run.name}", _train, (config,), (f"warmstart/{key}",)))
         eval_dir = run_dir / "eval" / run.name
         model_dir = Path(config.output.dir) / "final"
         args = (profile, run, model_dir, eval_dir, kb, stats)
@@ -277,7 +277,7 @@ def _init_worker(threads: int) -> None:
     transformers_logging.disable_progress_bar()
 
 
-def _warmstart(config: Any, threads: int) -> float:
+def _warmstart(config: Any) -> float:
     from beyondmode.train.warmstart import run_warmstart
 
     started = time.perf_counter()
@@ -285,7 +285,7 @@ def _warmstart(config: Any, threads: int) -> float:
     return time.perf_counter() - started
 
 
-def _train(config: Any, threads: int) -> float:
+def _train(config: Any) -> float:
     from beyondmode.train.grpo import train_grpo
 
     started = time.perf_counter()

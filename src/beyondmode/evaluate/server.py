@@ -162,6 +162,8 @@ class _Handler(BaseHTTPRequestHandler):
         """Replaced by the one INFO line per request written in `_log`."""
 
     def _log(self, status: int, started: float, detail: str = "") -> None:
+        """One INFO line per request, written just before the response (so a client that has its answer
+        can rely on the line being there); the seconds are the time taken to build the response."""
         logger.info(
             "%s %s %s -> %d%s (%.2f s)",
             self.address_string(),
@@ -181,15 +183,15 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def _error(self, status: int, message: str, kind: str, started: float) -> None:
-        self._send(status, {"error": {"message": message, "type": kind, "code": status}})
         self._log(status, started, message)
+        self._send(status, {"error": {"message": message, "type": kind, "code": status}})
 
     def do_GET(self) -> None:
         started = time.monotonic()
         if self.path.rstrip("/") == "/v1/models":
             model = {"id": self.server.model_name, "object": "model", "owned_by": "beyondmode"}
-            self._send(200, {"object": "list", "data": [model]})
             self._log(200, started)
+            self._send(200, {"object": "list", "data": [model]})
         else:
             self._error(404, f"no route {self.path}", "not_found", started)
 
@@ -221,16 +223,16 @@ class _Handler(BaseHTTPRequestHandler):
         except (ValueError, TypeError, KeyError) as error:
             self._error(400, str(error), "invalid_request_error", started)
             return
-        if request.get("stream"):
-            self._send_events(chunks)
-        else:
-            self._send(200, response)
         usage = result.usage()
         detail = (
             f"n={len(result.samples)}, stream={bool(request.get('stream'))}, "
             f"{usage['prompt_tokens']}+{usage['completion_tokens']} tokens"
         )
         self._log(200, started, detail)
+        if request.get("stream"):
+            self._send_events(chunks)
+        else:
+            self._send(200, response)
 
     def _send_events(self, chunks: list[dict[str, Any]]) -> None:
         """Server-sent events: `data: {json}` per chunk, then `data: [DONE]`; the connection closes after."""

@@ -55,7 +55,7 @@ def measure(task: CodeSimTask) -> dict[str, float]:
 
 
 def _passes(program: str, example) -> bool:
-    from beyondmode.tasks.code_sim_programs import evaluate_program, parse_program
+    from beyondmode.grading.arithmetic_programs import evaluate_program, parse_program
 
     variables = ("x", "y")[: example.metadata["num_args"]]
     parsed = parse_program(program, variables)

@@ -14,13 +14,13 @@ import pytest
 from scipy import stats
 
 from beyondmode.formats import AnswerFormat
-from beyondmode.grading import grade_labels, register_grader
+from beyondmode.grading import get_grader, grade_expected, grade_labels, register_grader
+from beyondmode.grading.arithmetic_programs import evaluate_program, parse_program
 from beyondmode.grading.code import CodeGrader
 from beyondmode.posterior import decode_posterior
 from beyondmode.sandbox import Limits, Sandbox
-from beyondmode.tasks.code_sim import CodeSimTask, case_posterior, expected_grades
+from beyondmode.tasks.code_sim import CodeSimTask, case_posterior
 from beyondmode.tasks.code_sim_grammar import GrammarConfig, program_space
-from beyondmode.tasks.code_sim_programs import evaluate_program, parse_program
 from beyondmode.tasks.export import example_to_row, row_to_example, write_parquet
 from beyondmode.tasks.registry import get_task
 
@@ -268,7 +268,7 @@ def test_broken_programs_are_misses_not_exceptions(cases: list, grader: CodeGrad
     broken = ["def f ( x ) : return (", "def f(x):\n    while True:\n        pass", "", "not code at all"]
     grades = grade_labels(broken, example.gold, grader)
     assert grades.hits == (0.0, 0.0, 0.0, 0.0)
-    assert expected_grades(broken, example, grader).hits == (0.0, 0.0, 0.0, 0.0)
+    assert grade_expected(broken, example.posterior, grader, example.gold).hits == (0.0, 0.0, 0.0, 0.0)
 
 
 def test_expected_grades_are_class_masses_in_process_and_through_the_sandbox(
@@ -281,19 +281,21 @@ def test_expected_grades_are_class_masses_in_process_and_through_the_sandbox(
     for example in [*cases[:4], many]:
         keys = list(example.posterior)
         programs = list(dict.fromkeys([keys[0], keys[len(keys) // 2], keys[-1]]))
-        in_grammar = expected_grades(programs, example, grader)
+        in_grammar = grade_expected(programs, example.posterior, grader, example.gold)
         assert in_grammar.hits == tuple(example.posterior[p] for p in programs)
         # the same programs written outside the fragment (a local variable): read through the sandbox
         rewritten = [p.replace(" : return ", ":\n    value = ") + "\n    return value" for p in programs]
         assert parse_program(rewritten[0], ("x",)) is None
-        assert expected_grades(rewritten, example, grader).hits == pytest.approx(in_grammar.hits)
+        assert grade_expected(rewritten, example.posterior, grader, example.gold).hits == pytest.approx(
+            in_grammar.hits
+        )
 
 
 def test_expected_grades_treat_behaviourally_equal_programs_as_one_answer(cases: list) -> None:
     example = cases[0]
     best = next(iter(example.posterior))
     renamed = best.replace(" return ", " return 0 + ")
-    grades = expected_grades([best, renamed], example)
+    grades = grade_expected([best, renamed], example.posterior, get_grader("code"), example.gold)
     assert grades.hits == (example.posterior[best], 0.0)
     assert not grades.distinct
 
@@ -336,3 +338,35 @@ def test_data_command_writes_rows_with_the_posterior(tmp_path: Path) -> None:
     assert [row_to_example(r) for r in rows] == expected
     assert all(json.loads(r["posterior"]) for r in rows)
     assert json.loads((tmp_path / "manifest.json").read_text())["counts"]["with_posterior"] == 5
+
+
+def test_expected_rewards_from_a_row_score_each_class_by_its_own_mass(cases: list, grader: CodeGrader) -> None:
+    """The training path: a Scorer in expected mode reads the posterior and gold from a dataset row.
+    Each candidate earns its own class's mass (a second-likeliest program is not paid the top class's),
+    and a copy ranked above the original takes the hit."""
+    from beyondmode.scoring import Scorer
+
+    example = next(e for e in cases if len(e.posterior) >= 2)
+    row = example_to_row(example)
+    posterior, gold = decode_posterior(row["posterior"]), row_to_example(row).gold
+    first, second = list(example.posterior)[:2]
+    scorer = Scorer.for_method("multi_rlcr", num_candidates=2, grader="code", mode="expected")
+    scorer = Scorer(scorer.answer_format, scorer.spec, grader, scorer.mode)
+    completion = f"<think> - </think> <answer1> {second} </answer1> <confidence1> 0.6 </confidence1> "
+    completion += f"<answer2> {first} </answer2> <confidence2> 0.3 </confidence2>"
+    scored = scorer.score(completion, gold, posterior)
+    assert scored.grades.hits == pytest.approx((example.posterior[second], example.posterior[first]))
+    copy = second.replace(" return ", " return 0 + ")
+    completion = f"<think> - </think> <answer1> {second} </answer1> <confidence1> 0.2 </confidence1> "
+    completion += f"<answer2> {copy} </answer2> <confidence2> 0.7 </confidence2>"
+    scored = scorer.score(completion, gold, posterior)
+    assert scored.grades.hits == pytest.approx((0.0, example.posterior[second]))
+    assert not scored.grades.distinct
+
+
+def test_expected_grades_need_hidden_tests_of_one_shape(cases: list, grader: CodeGrader) -> None:
+    example = cases[0]
+    with pytest.raises(ValueError, match="assert f\\(INTS\\) == VALUE"):
+        grade_expected(["def f(x): return x"], example.posterior, grader, (("assert g(1) == 2\n",),))
+    with pytest.raises(ValueError, match="not a program of the evaluable fragment"):
+        grade_expected(["def f(x): return x"], {"import os": 1.0}, grader, example.gold)

@@ -83,7 +83,9 @@ def grade_labels(
     """
     order = range(len(texts)) if order is None else order
     if sorted(order) != list(range(len(texts))):
-        raise ValueError(f"order must be a permutation of the {len(texts)} candidate indices, got {list(order)}")
+        raise ValueError(
+            f"order must be a permutation of the {len(texts)} candidate indices, got {list(order)}"
+        )
     seen: set[str] = set()
     taken: set[int] = set()
     hits: list[float] = [0.0] * len(texts)
@@ -125,7 +127,8 @@ def grade_expected(
     plain mapping without an alias map offers: then an alias of an answer other than the drawn label
     earns nothing, so such rewards depend on the label). `num_gold`
     is the expected size of Y*, sum_a P(a in Y*) rounded (1 for a posterior over one true answer).
-    `order` is as in `grade_labels`.
+    `order` is as in `grade_labels`. With the code grader the posterior is over programs and a candidate
+    earns its behaviour class's mass (`grading.behaviour.grade_behaviours`).
 
     >>> from beyondmode.grading import get_grader
     >>> from beyondmode.posterior import Posterior
@@ -133,6 +136,10 @@ def grade_expected(
     >>> grade_expected(["coryza", "flu", "cold"], post, get_grader("exact_match")).hits
     (0.3, 0.7, 0.0)
     """
+    if getattr(grader, "expected_by_behaviour", False):  # the code grader: keys are programs
+        from beyondmode.grading.behaviour import grade_behaviours  # here: grading.code imports this module
+
+        return grade_behaviours(texts, posterior, gold, grader, order)  # type: ignore[arg-type]
     keys = tuple(posterior)
     labels = grade_labels(texts, _posterior_as_gold(posterior, gold, grader), grader, order)
     hits = tuple(0.0 if index is None else float(posterior[keys[index]]) for index in labels.matched)

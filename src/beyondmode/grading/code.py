@@ -114,6 +114,10 @@ class CodeGrader:
     coverage is any-hit, i.e. pass@K from one generation, and uniqueness only asks that the programs
     behave differently."""
 
+    expected_by_behaviour = True
+    """`grade_expected` reads a posterior over programs by behaviour class (`grading.behaviour`): the
+    posterior's keys are programs, not spellings of test programs."""
+
     def __init__(self, sandbox: Sandbox | None = None, *, cache_size: int = 8192) -> None:
         self._sandbox = sandbox
         self._cache: OrderedDict[tuple[str, str], tuple[bool, str | None]] = OrderedDict()

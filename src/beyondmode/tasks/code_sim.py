@@ -36,10 +36,8 @@ from typing import ClassVar
 import numpy as np
 
 from beyondmode.formats import AnswerFormat
-from beyondmode.grading.base import Grader, Grades, get_grader
 from beyondmode.tasks.base import build_prompt
 from beyondmode.tasks.code_sim_grammar import GrammarConfig, ProgramSpace, program_space
-from beyondmode.tasks.code_sim_programs import evaluate_program, parse_program
 from beyondmode.types import Example
 
 logger = logging.getLogger(__name__)
@@ -254,110 +252,3 @@ def compact_instructions(answer_format: AnswerFormat) -> str:
     """
     confidence = "with confidence" if answer_format.with_confidence else "without confidence"
     return f"programs {answer_format.num_candidates} {confidence}"
-
-
-def expected_grades(texts: Sequence[str], example: Example, grader: Grader | None = None) -> Grades:
-    """Candidates graded by P(candidate passes the hidden tests | visible examples) = the posterior mass of
-    its behaviour class, with behavioural sameness: a candidate that behaves as an earlier one on the
-    hidden inputs (or has the same canonical text) is a duplicate, scored 0, and `distinct` is False.
-
-    A candidate in the grammar's evaluable fragment is evaluated in-process (`code_sim_programs`); any
-    other text is run in the sandbox against each class's asserts, all candidates in one batch (a text
-    that does not parse or times out matches no class: probability 0, never an exception).
-
-    >>> example = next(CodeSimTask(num_examples=1).examples(AnswerFormat(num_candidates=2)))
-    >>> best = next(iter(example.posterior))
-    >>> grades = expected_grades([best, best.replace("return", "return 0 +")], example)
-    >>> grades.hits[0] == example.posterior[best], grades.hits[1], grades.distinct
-    (True, 0.0, False)
-    """
-    grader = grader or get_grader(example.grader)
-    if example.posterior is None:
-        raise ValueError(f"example {example.id!r} has no posterior; code_sim expected grades need one")
-    variables = ("x", "y")[: int(example.metadata["num_args"])]
-    inputs = [tuple(point) for point in example.metadata["inputs"]]
-    classes: dict[tuple[int, ...], str] = {}
-    for program in example.posterior:
-        parsed = parse_program(program, variables)
-        outputs = evaluate_program(parsed, inputs) if parsed is not None else None
-        if outputs is None:
-            raise ValueError(f"example {example.id!r}: posterior key {program!r} is not a grammar program")
-        classes[tuple(outputs)] = program
-    behaviours: list[tuple[int, ...] | str | None] = []
-    for text in texts:
-        parsed = parse_program(text, variables)
-        outputs = evaluate_program(parsed, inputs) if parsed is not None else None
-        behaviours.append(tuple(outputs) if outputs is not None else None)
-    _sandbox_behaviours(texts, behaviours, classes, example, grader)
-    return _grades_from_behaviours(texts, behaviours, classes, example.posterior, grader)
-
-
-def _sandbox_behaviours(
-    texts: Sequence[str],
-    behaviours: list[tuple[int, ...] | str | None],
-    classes: dict[tuple[int, ...], str],
-    example: Example,
-    grader: Grader,
-) -> None:
-    """Find, through the sandbox, the class of each candidate the fragment could not read.
-
-    Each candidate runs first against "my outputs are one of the classes' outputs" (one job; a program
-    that does not parse, raises or times out stops here), then, when that passes, against one job per bit
-    of its class's index (ceil(log2 classes) jobs, all in one batch): 1 + log2 jobs rather than one per
-    class.
-    """
-    pending = [i for i, behaviour in enumerate(behaviours) if behaviour is None]
-    for i in pending:
-        behaviours[i] = f"unknown:{i}"
-    if not pending or not classes:
-        return
-    outputs = list(classes)
-    call = "(" + ", ".join(call_text(p) for p in example.metadata["inputs"]) + ",)"
-    table = repr(tuple(outputs))
-    membership = f"assert {call} in {table}\n"
-    verdicts = _match(grader, [(texts[i], membership) for i in pending])
-    members = [i for i, verdict in zip(pending, verdicts, strict=True) if verdict]
-    bits = max(1, (len(outputs) - 1).bit_length())
-    jobs = [
-        (texts[i], f"assert ({table}.index({call}) >> {bit}) & 1\n") for i in members for bit in range(bits)
-    ]
-    answers = _match(grader, jobs)
-    for position, i in enumerate(members):
-        index = sum(1 << bit for bit in range(bits) if answers[position * bits + bit])
-        if index < len(outputs):  # else the program answered inconsistently between runs: no class
-            behaviours[i] = outputs[index]
-
-
-def _match(grader: Grader, jobs: list[tuple[str, str]]) -> list[bool]:
-    """Whether each (program, test program) passes, all in one sandbox batch where the grader has one."""
-    pairs = [(program, ((tests,),)) for program, tests in jobs]
-    match_pairs = getattr(grader, "match_pairs", None)
-    verdicts = match_pairs(pairs) if match_pairs else [grader.match(p, g) for p, g in pairs]
-    return [verdict is not None for verdict in verdicts]
-
-
-def _grades_from_behaviours(
-    texts: Sequence[str],
-    behaviours: list[tuple[int, ...] | str | None],
-    classes: dict[tuple[int, ...], str],
-    posterior: dict[str, float] | object,
-    grader: Grader,
-) -> Grades:
-    seen_keys: set[str] = set()
-    seen_behaviours: set[tuple[int, ...]] = set()
-    hits: list[float] = []
-    matched: list[str | None] = []
-    distinct = True
-    for text, behaviour in zip(texts, behaviours, strict=True):
-        key = grader.canonical(text)
-        duplicate = key in seen_keys or (isinstance(behaviour, tuple) and behaviour in seen_behaviours)
-        seen_keys.add(key)
-        if isinstance(behaviour, tuple):
-            seen_behaviours.add(behaviour)
-        program = classes.get(behaviour) if isinstance(behaviour, tuple) else None
-        if duplicate:
-            distinct = False
-            program = None
-        hits.append(float(posterior[program]) if program is not None else 0.0)  # type: ignore[index]
-        matched.append(program)
-    return Grades(tuple(hits), tuple(matched), distinct, 1)

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from beyondmode.tasks.code_sim_programs import BINARY_OPS, COMPARISONS, evaluate_program, parse_program
+from beyondmode.grading.arithmetic_programs import BINARY_OPS, COMPARISONS, evaluate_program, parse_program
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
-"""Reading a candidate program of `code_sim` without running it: the grammar's evaluable fragment.
+"""Reading a small arithmetic program without running it: the evaluable fragment of `code_sim`'s grammar.
 
 A candidate is in the fragment when its text (after `extract_program`) is exactly one
-`def f(<the task's arguments>): return E`, E built only from the arguments, int literals, unary minus,
+`def f(<arguments>): return E`, E built only from the arguments, int literals, unary minus,
 `+ - *`, `%` and `//` by a nonzero int literal, `min`/`max` of two or more operands, and conditionals
 `A if L op R else B` with one comparison. Such a program is total, returns an int on every input and
 cannot touch anything, so it is evaluated here, in-process, with Python's own int semantics; the result is
@@ -48,8 +48,16 @@ class FragmentProgram:
     expression: ast.expr
 
 
-def parse_program(text: str, variables: Sequence[str]) -> FragmentProgram | None:
-    """The candidate as a `FragmentProgram` when it is in the evaluable fragment, else None."""
+def parse_program(text: str, variables: Sequence[str] | int) -> FragmentProgram | None:
+    """The candidate as a `FragmentProgram` when it is in the evaluable fragment, else None.
+
+    `variables` are the argument names the def must have, or their number (then any distinct names).
+
+    >>> parse_program("def f(a): return a + 1", 1).variables
+    ('a',)
+    >>> parse_program("def f(a): return a + 1", ("x",)) is None
+    True
+    """
     program = extract_program(text)
     if len(program) > _MAX_CHARACTERS:
         return None
@@ -70,7 +78,7 @@ def parse_program(text: str, variables: Sequence[str]) -> FragmentProgram | None
         or arguments.vararg
         or arguments.kwarg
         or arguments.defaults
-        or [a.arg for a in arguments.args] != list(variables)
+        or not _names_fit([a.arg for a in arguments.args], variables)
         or any(a.annotation is not None for a in arguments.args)
         or len(function.body) != 1
         or not isinstance(function.body[0], ast.Return)
@@ -78,9 +86,16 @@ def parse_program(text: str, variables: Sequence[str]) -> FragmentProgram | None
     ):
         return None
     expression = function.body[0].value
-    if sum(1 for _ in ast.walk(expression)) > _MAX_NODES or not _in_fragment(expression, set(variables)):
+    names = tuple(a.arg for a in arguments.args)
+    if sum(1 for _ in ast.walk(expression)) > _MAX_NODES or not _in_fragment(expression, set(names)):
         return None
-    return FragmentProgram(tuple(variables), expression)
+    return FragmentProgram(names, expression)
+
+
+def _names_fit(names: list[str], variables: Sequence[str] | int) -> bool:
+    if isinstance(variables, int):
+        return len(names) == variables and len(set(names)) == len(names)
+    return names == list(variables)
 
 
 def _in_fragment(node: ast.expr, variables: set[str]) -> bool:

@@ -298,3 +298,54 @@ def test_score_file_runs_the_programs_of_many_rows_in_one_batch(monkeypatch: pyt
     one_by_one = [scorer.score(completion(programs), GOLD) for programs in generations]
     assert [row["hits"] for row in rows] == [list(s.grades.hits) for s in one_by_one]
     assert [row["hits"] for row in rows] == [[1.0, 0.0, 0.0], [0.0, 1.0, 1.0], [0.0, 0.0, 1.0]]
+
+
+class CountingSandbox(Sandbox):
+    """A real sandbox that records the size of every `run_many` batch."""
+
+    def __init__(self) -> None:
+        super().__init__(Limits(timeout_s=3.0), workers=2)
+        self.batches: list[int] = []
+
+    def run_many(self, jobs):  # type: ignore[no-untyped-def]
+        self.batches.append(len(jobs))
+        return super().run_many(jobs)
+
+
+def _k2(first: str, second: str) -> str:
+    return f"<think> t </think> <answer1> {first} </answer1> <answer2> {second} </answer2>"
+
+
+BATCH = [_k2(RIGHT, WRONG), _k2(WRONG_OTHER, RIGHT_OTHER), _k2(RIGHT, "def add(a, b): return 0"), _k2("", WRONG)]
+
+
+def test_trl_reward_runs_a_batch_of_programs_in_one_sandbox_batch() -> None:
+    from beyondmode.train.trl_rewards import ScoreCache, TotalReward
+
+    sandbox = CountingSandbox()
+    scorer = Scorer.for_method("multi_rlvr", num_candidates=2, grader="code")
+    scorer = Scorer(scorer.answer_format, scorer.spec, CodeGrader(sandbox), scorer.mode)
+    rewards = TotalReward(ScoreCache(scorer))(BATCH, [[[TESTS]]] * len(BATCH))
+    assert rewards == [1.0, 1.0, 1.0, 0.0]
+    assert sandbox.batches == [5]  # 5 distinct non-empty programs, one batch; scoring reads the memo
+    sandbox.close()
+
+
+def test_verl_batch_runs_its_programs_in_one_sandbox_batch() -> None:
+    from beyondmode.grading import register_grader
+    from beyondmode.integrations.verl import reward as verl_reward
+
+    sandbox = CountingSandbox()
+    register_grader("code", lambda: CodeGrader(sandbox))
+    verl_reward._cached_scorer.cache_clear()
+    try:
+        settings = {"method": "multi_rlvr", "num_candidates": 2, "grader": "code"}
+        results = verl_reward.compute_score_batch(
+            ["code/test"] * len(BATCH), BATCH, [[[TESTS]]] * len(BATCH), [None] * len(BATCH), **settings
+        )
+    finally:
+        register_grader("code", CodeGrader)
+        verl_reward._cached_scorer.cache_clear()
+        sandbox.close()
+    assert [r["coverage"] for r in results] == [1.0, 1.0, 1.0, 0.0]
+    assert sandbox.batches == [5]

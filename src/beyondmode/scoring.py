@@ -26,6 +26,7 @@ from beyondmode.grading.base import (
     grade_expected,
     grade_labels,
 )
+from beyondmode.grading.code import prefetch_code_runs
 from beyondmode.methods import method_format, method_spec
 from beyondmode.rewards import RewardBreakdown, RewardSpec, combine, compute_terms
 from beyondmode.scoring_rules import ScoringRule, confidence_term
@@ -88,6 +89,18 @@ class Scorer:
                 self.spec.scoring_rule, grades.hits, parsed.confidences, self.answer_format.num_candidates
             )
         return ScoredCompletion(parsed, grades, combine(terms, self.spec))
+
+    def prefetch(self, completions: Sequence[str], golds: Sequence[Sequence[str | Sequence[str]]]) -> int:
+        """Run the candidate programs of many completions in one sandbox batch before they are scored
+        (label mode with the code grader; otherwise nothing). Returns the number of programs sent.
+
+        >>> Scorer.for_method("rlvr").prefetch(["<answer> flu </answer>"], [["flu"]])
+        0
+        """
+        if self.mode is not RewardMode.LABEL:
+            return 0
+        items = [(c, _gold_tuple(g)) for c, g in zip(completions, golds, strict=True) if len(g)]
+        return prefetch_code_runs(self, items)
 
     def grade(
         self,

@@ -74,6 +74,7 @@ class ScoreCache:
         if key == self._last_key:
             return self._last
         failures_before = grader_failures(self.scorer)
+        self.scorer.prefetch(texts, [g if g is not None else () for g in gold])
         self._last = [self._score_one(t, g, p) for t, g, p in zip(texts, gold, posteriors, strict=True)]
         self._last_key = key
         if failures_before is not None:

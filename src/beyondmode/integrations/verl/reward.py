@@ -40,6 +40,7 @@ from typing import Any
 
 from beyondmode.formats import FORMAT_VERSION
 from beyondmode.grading import get_grader
+from beyondmode.grading.base import Gold
 from beyondmode.methods import Method, method_format, method_spec
 from beyondmode.posterior import decode_posterior, plain_data
 from beyondmode.rewards import REWARD_VERSION, TERM_NAMES
@@ -134,14 +135,38 @@ def compute_score(
         "reward_overrides": reward_overrides,
         "format_options": format_options,
     }
-    record = row_record(extra_info, data_source)
-    given = {name: _hashable(value) for name, value in run.items() if value is not None}
-    settings = _cached_settings(record, given, data_source)
-    posterior = decode_posterior(
-        record.get("posterior"), f"{data_source}: extra_info.{EXTRA_INFO_KEY}.posterior"
-    )
-    scorer = settings.scorer()
-    return score_dict(scorer.score(solution_str, decode_gold(ground_truth, data_source), posterior), scorer)
+    item = _ScoringItem.read(data_source, solution_str, ground_truth, extra_info, run)
+    return item.score()
+
+
+@dataclass(frozen=True, slots=True)
+class _ScoringItem:
+    """One completion with its scorer, gold and posterior, read from verl's arguments."""
+
+    scorer: Scorer
+    solution: str
+    gold: Gold
+    posterior: Mapping[str, float] | None
+
+    @classmethod
+    def read(
+        cls,
+        data_source: str,
+        solution_str: str,
+        ground_truth: Any,
+        extra_info: Mapping[str, Any] | None,
+        run: Mapping[str, Any],
+    ) -> _ScoringItem:
+        record = row_record(extra_info, data_source)
+        given = {name: _hashable(value) for name, value in run.items() if value is not None}
+        settings = _cached_settings(record, given, data_source)
+        posterior = decode_posterior(
+            record.get("posterior"), f"{data_source}: extra_info.{EXTRA_INFO_KEY}.posterior"
+        )
+        return cls(settings.scorer(), solution_str, decode_gold(ground_truth, data_source), posterior)
+
+    def score(self) -> dict[str, float]:
+        return score_dict(self.scorer.score(self.solution, self.gold, self.posterior), self.scorer)
 
 
 def compute_score_batch(
@@ -151,13 +176,23 @@ def compute_score_batch(
     extra_infos: Sequence[Mapping[str, Any] | None],
     **run_settings: Any,
 ) -> list[dict[str, float]]:
-    """verl's `batch` reward manager form; `run_settings` are `compute_score`'s keyword arguments."""
-    return [
-        compute_score(source, text, truth, info, **run_settings)
+    """verl's `batch` reward manager form; `run_settings` are `compute_score`'s keyword arguments.
+
+    Where the grader is the code grader (label mode), every candidate program of the batch runs in the
+    sandbox in one parallel batch first (`Scorer.prefetch`); scoring then reads memoised verdicts.
+    """
+    items = [
+        _ScoringItem.read(source, text, truth, info, run_settings)
         for source, text, truth, info in zip(
             data_sources, solution_strs, ground_truths, extra_infos, strict=True
         )
     ]
+    by_scorer: dict[int, list[_ScoringItem]] = {}
+    for item in items:
+        by_scorer.setdefault(id(item.scorer), []).append(item)
+    for group in by_scorer.values():
+        group[0].scorer.prefetch([item.solution for item in group], [item.gold for item in group])
+    return [item.score() for item in items]
 
 
 def score_dict(scored: ScoredCompletion, scorer: Scorer) -> dict[str, float]:

@@ -167,3 +167,33 @@ def test_gumbel_sampling_follows_the_softmax() -> None:
     frequencies = torch.bincount(draws, minlength=4).float() / 4000
     expected = torch.softmax(logits[0] / 0.7, dim=-1)
     assert torch.allclose(frequencies, expected, atol=0.03), (frequencies, expected)
+
+
+def test_vllm_backend_resolves_model_names_like_the_other_backends(tmp_path, monkeypatch) -> None:
+    """A missing folder names itself (before vLLM is imported); an offline name reaches vLLM as its
+    built folder, as it does for the transformers backend and training."""
+    from types import SimpleNamespace
+
+    from beyondmode.evaluate.backends import vllm_backend
+    from beyondmode.models import loading
+
+    with pytest.raises(FileNotFoundError, match="no-such-model"):
+        vllm_backend.VLLMBackend(tmp_path / "no-such-model")
+    folder = tmp_path / "built"
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")
+    monkeypatch.setitem(
+        loading.OFFLINE_MODELS, "fake-offline", lambda: SimpleNamespace(folder=lambda: folder)
+    )
+    seen: dict = {}
+
+    class FakeLLM:
+        def __init__(self, model: str, **options) -> None:
+            seen.update(model=model, **options)
+
+        def get_tokenizer(self) -> None:
+            return None
+
+    monkeypatch.setattr(vllm_backend, "_import_vllm", lambda: SimpleNamespace(LLM=FakeLLM))
+    vllm_backend.VLLMBackend("fake-offline", enforce_eager=True)
+    assert seen == {"model": str(folder), "enforce_eager": True}

@@ -27,9 +27,14 @@ class VLLMBackend:
     name = "vllm"
 
     def __init__(self, model_path: str | Path, **engine_options: Any) -> None:
+        """`model_path`: a model folder, an offline name (`smollm2-135m-instruct`) or a hub id, read
+        through `resolve_model_path` (a missing local folder names itself before vLLM is imported)."""
+        from beyondmode.models.loading import resolve_model_path
+
+        model = resolve_model_path(model_path)
         vllm = _import_vllm()
         self._vllm = vllm
-        self.llm = vllm.LLM(model=str(model_path), **engine_options)
+        self.llm = vllm.LLM(model=model, **engine_options)
         self.tokenizer = self.llm.get_tokenizer()
 
     def generate(

@@ -349,3 +349,24 @@ def test_fence_unwrapping_reads_like_the_reference_regex(info: str, body: str, t
     text = f"```{info}\n{body}{tail}"
     match = _OLD_FENCE.match(text)
     assert _unwrap_fence(text) == (match.group(1) if match else text)
+
+
+def test_a_completion_over_max_chars_is_too_long_and_read_up_to_the_limit() -> None:
+    from beyondmode.scoring import Scorer
+
+    fmt = AnswerFormat(num_candidates=2)
+    good = fmt.render([Candidate("flu", 0.6), Candidate("cold", 0.3)], think="fever")
+    padded = good + " " * (fmt.max_chars - len(good))  # exactly at the limit: fine
+    assert fmt.parse(padded).format_ok
+    parsed = fmt.parse(padded + " ")
+    assert parsed.violations == (Violation.TOO_LONG,)
+    assert parsed.texts == ("flu", "cold") and parsed.raw == padded + " "
+    # an answer that runs past the limit: read up to it, reported unclosed as well
+    cut = AnswerFormat(num_candidates=2, max_chars=len(good) - 20).parse(good)
+    assert Violation.TOO_LONG in cut.violations and not cut.format_ok
+    assert AnswerFormat(num_candidates=2, max_chars=0).parse(padded + " " * 10**6).format_ok
+    scorer = Scorer.for_method("multi_rlcr", num_candidates=2)
+    assert scorer.score(padded, [["flu"]]).breakdown.total > 0
+    assert scorer.score(padded + " ", [["flu"]]).breakdown.total == 0.0  # the format gate
+    with pytest.raises(ValueError, match="max_chars"):
+        AnswerFormat(max_chars=-1)

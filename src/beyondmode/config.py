@@ -61,6 +61,7 @@ class FormatConfig:
     layout: str = "interleaved"
     allow_text_outside: bool = False
     confidence_decimals: int = 2
+    max_chars: int = 200_000
 
 
 @dataclass(frozen=True, slots=True)

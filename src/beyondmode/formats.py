@@ -24,16 +24,20 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 
 from beyondmode.types import Candidate, ParsedResponse, Violation
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 """Bumped whenever a change makes the same text parse differently (2: the published RLCR analysis
-position; slot numbers are ASCII digits only)."""
+position; slot numbers are ASCII digits only; 3: completions over `max_chars` are `too_long`)."""
+
+DEFAULT_MAX_CHARS = 200_000
+"""`AnswerFormat.max_chars` by default: about 50,000 tokens, past any completion budget the presets set,
+and short enough that the slowest hostile shape parses and scores in well under 100 ms."""
 
 # Every pattern here runs in linear time on any input: character classes that cannot overlap their
 # neighbours, no nested quantifiers, no lazy `.*?` before a variable-length tail (the code fence is read
@@ -128,6 +132,8 @@ class AnswerFormat:
         layout: interleaved (`answer1 confidence1 answer2 ...`) or split (all answers, then confidences).
         allow_text_outside: text outside the tags is tolerated instead of being a violation.
         confidence_decimals: decimals written by `render`.
+        max_chars: a completion longer than this is `too_long` (format 0) and only its first `max_chars`
+            characters are read, so parsing and grading take bounded time on any input (0: no limit).
     """
 
     num_candidates: int = 3
@@ -137,12 +143,15 @@ class AnswerFormat:
     layout: Layout = Layout.INTERLEAVED
     allow_text_outside: bool = False
     confidence_decimals: int = 2
+    max_chars: int = DEFAULT_MAX_CHARS
 
     def __post_init__(self) -> None:
         if self.num_candidates < 1:
             raise ValueError(f"num_candidates must be >= 1, got {self.num_candidates}")
         if not 0 <= self.confidence_decimals <= 6:
             raise ValueError(f"confidence_decimals must be in 0..6, got {self.confidence_decimals}")
+        if self.max_chars < 0:
+            raise ValueError(f"max_chars must be >= 0 (0: no limit), got {self.max_chars}")
         if self.layout not in tuple(Layout):
             raise ValueError(f"layout must be one of {[m.value for m in Layout]}, got {self.layout!r}")
         object.__setattr__(self, "layout", Layout(self.layout))
@@ -263,9 +272,18 @@ class AnswerFormat:
 
     # ------------------------------------------------------------------------------------ parsing
     def parse(self, text: str) -> ParsedResponse:
-        """Parse a completion; never raises. See the module docstring for the format."""
+        """Parse a completion; never raises. See the module docstring for the format.
+
+        >>> parsed = AnswerFormat(num_candidates=1, max_chars=40).parse("<think> </think> <answer> flu "
+        ...                                                             "</answer> <confidence> 1 </confidence>")
+        >>> parsed.texts, [str(v) for v in parsed.violations]
+        (('flu',), ['missing_confidence', 'too_long'])
+        """
         if not isinstance(text, str):
             return ParsedResponse((), (Violation.MISSING_ANSWER,), repr(text))
+        if self.max_chars and len(text) > self.max_chars:
+            head = self.parse(text[: self.max_chars])
+            return replace(head, violations=(*head.violations, Violation.TOO_LONG), raw=text)
         if self._well_formed is not None:
             match = self._well_formed.fullmatch(text)
             if match is not None:

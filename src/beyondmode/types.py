@@ -35,6 +35,7 @@ class Violation(StrEnum):
     CONFIDENCE_NOT_FINITE = "confidence_not_finite"
     CONFIDENCE_OUT_OF_RANGE = "confidence_out_of_range"
     TEXT_OUTSIDE_TAGS = "text_outside_tags"
+    TOO_LONG = "too_long"
 
 
 @dataclass(frozen=True, slots=True)

@@ -175,8 +175,9 @@ def test_slot_brier_follows_the_brier_gates(name: str, text: str, gold: list) ->
 
 
 def test_spans_come_from_the_parse_in_linear_time() -> None:
-    """The lazy regex took 16 s on 4,000 spaces after an unclosed `<confidence2>`; the parse is linear."""
-    fmt = AnswerFormat(num_candidates=3)
+    """The lazy regex took 16 s on 4,000 spaces after an unclosed `<confidence2>`; the parse is linear
+    (without the `max_chars` limit, which would cut this text)."""
+    fmt = AnswerFormat(num_candidates=3, max_chars=0)
     text = "<think> t </think> <answer2> b </answer2> <confidence2>" + " " * 200_000
     assert confidence_spans(fmt.parse(text)) == {}
     closed = text + "0.25 </confidence2>"

@@ -12,7 +12,7 @@ from rich.progress import track
 from rich.table import Table
 
 from beyondmode.atomic_write import write_jsonl_atomic
-from beyondmode.formats import Layout
+from beyondmode.formats import DEFAULT_MAX_CHARS, Layout
 from beyondmode.grading.base import get_grader
 from beyondmode.methods import Method, method_format, method_spec
 from beyondmode.score_file import ScoreSummary, SkippedRow, score_lines
@@ -56,6 +56,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     fmt.add_argument(
         "--think", choices=["required", "optional"], default="required", help="is a <think> block required"
     )
+    fmt.add_argument(
+        "--max-chars",
+        type=int,
+        default=DEFAULT_MAX_CHARS,
+        help="a longer completion is too_long (format 0) and only its first MAX_CHARS characters are read "
+        "(0: no limit)",
+    )
     parser.add_argument("--out", type=Path, help="output JSONL of scored rows")
     parser.set_defaults(handler=run)
 
@@ -70,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
             with_analysis=args.analysis,
             layout=args.layout,
             require_think=args.think == "required",
+            max_chars=args.max_chars,
         ),
         method_spec(args.method, multi_gold=args.multi_gold),
         get_grader(args.grader),

@@ -34,6 +34,7 @@ def answer_format(config: RunConfig) -> AnswerFormat:
         layout=fmt.layout,
         allow_text_outside=fmt.allow_text_outside,
         confidence_decimals=fmt.confidence_decimals,
+        max_chars=fmt.max_chars,
     )
 
 

@@ -4,10 +4,12 @@ Every shape is built at several sizes up to 1 MB (characters) and goes through `
 `Scorer.score` (parse, grade, every term) and the token-credit span finder
 (`beyondmode.train.token_credit.confidence_spans`, which reads the one parse). For each shape the bench
 prints the slowest call and whether any call raised; then the worst overall. Goal (issue 12): none
-raises, each under 100 ms at 1 MB. Memo caches are cleared before every call, so a repeat is not a
+raises, each under 100 ms at 1 MB. The format reads at most `--max-chars` characters (the default
+`AnswerFormat.max_chars`, 200,000; a longer completion is `too_long`); `--max-chars 0` times the parser
+without that limit. Memo caches are cleared before every call, so a repeat is not a
 cache hit; each call is timed `--repeats` times and the fastest counts (the machine is shared).
 
-    python bench/bench_parse_hostile.py [--max-size 1000000] [--repeats 3]
+    python bench/bench_parse_hostile.py [--max-size 1000000] [--repeats 3] [--max-chars 200000]
 
 `tests/test_hostile_completions.py` feeds the same shapes, at small sizes, to a Hypothesis test.
 """
@@ -15,6 +17,7 @@ cache hit; each call is timed `--repeats` times and the fastest counts (the mach
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 from collections.abc import Callable
 
@@ -106,6 +109,7 @@ def main() -> None:
     )
     parser.add_argument("--max-size", type=int, default=1_000_000, help="largest shape, in characters")
     parser.add_argument("--repeats", type=int, default=3, help="timings per call; the fastest counts")
+    parser.add_argument("--max-chars", type=int, default=None, help="AnswerFormat.max_chars (0: no limit)")
     parser.add_argument("--give-up-s", type=float, default=5.0, help="skip larger sizes of a shape past this")
     args = parser.parse_args()
 
@@ -113,6 +117,9 @@ def main() -> None:
     from beyondmode.train.token_credit import confidence_spans
 
     scorer = Scorer.for_method("multi_rlcr", 3)
+    if args.max_chars is not None:
+        limited = dataclasses.replace(scorer.answer_format, max_chars=args.max_chars)
+        scorer = dataclasses.replace(scorer, answer_format=limited)
     fmt = scorer.answer_format
     gold = [["influenza", "flu"], ["common cold"]]
     sizes = [s for s in (1_000, 10_000, 100_000, 1_000_000) if s <= args.max_size] or [args.max_size]
@@ -121,7 +128,10 @@ def main() -> None:
         "score": lambda text: scorer.score(text, gold),
         "spans": lambda text: confidence_spans(fmt.parse(text)),
     }
-    print(f"bench_parse_hostile: sizes {sizes} characters, {args.repeats} repeats, caches cleared per call")
+    print(
+        f"bench_parse_hostile: sizes {sizes} characters, max_chars {fmt.max_chars:,}, {args.repeats} repeats, "
+        "caches cleared per call"
+    )
     print(f"{'shape':40s} {'worst ms':>9s}  {'where':28s} raised")
     overall: tuple[float, str] = (0.0, "")
     failures = 0

@@ -316,7 +316,12 @@ def _k2(first: str, second: str) -> str:
     return f"<think> t </think> <answer1> {first} </answer1> <answer2> {second} </answer2>"
 
 
-BATCH = [_k2(RIGHT, WRONG), _k2(WRONG_OTHER, RIGHT_OTHER), _k2(RIGHT, "def add(a, b): return 0"), _k2("", WRONG)]
+BATCH = [
+    _k2(RIGHT, WRONG),
+    _k2(WRONG_OTHER, RIGHT_OTHER),
+    _k2(RIGHT, "def add(a, b): return 0"),
+    _k2("", WRONG),
+]
 
 
 def test_trl_reward_runs_a_batch_of_programs_in_one_sandbox_batch() -> None:

@@ -139,7 +139,9 @@ def test_set_brier_is_one_minus_the_brier_reward_for_any_hits(pairs: list[tuple[
     from beyondmode.rewards import brier
 
     confidences, hits = [q for q, _ in pairs], [y for _, y in pairs]
-    assert metrics.set_brier([confidences], [hits]) == pytest.approx(1.0 - brier(hits, confidences, len(pairs)))
+    assert metrics.set_brier([confidences], [hits]) == pytest.approx(
+        1.0 - brier(hits, confidences, len(pairs))
+    )
 
 
 def _bins_by_hand(q: list[float], num_bins: int) -> list[int]:

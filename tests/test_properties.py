@@ -158,7 +158,9 @@ def test_every_term_finite_and_in_range(case) -> None:
     scored = scorer.score(scorer.answer_format.render(candidates, think="t"), gold)
     for name in TERM_NAMES:
         value = scored.breakdown.terms[name]
-        assert math.isfinite(value) and 0.0 <= value <= 1.0, (name, value)
+        top = scorer.answer_format.num_candidates if name == "listed" else 1.0  # a count of candidates
+        assert math.isfinite(value) and 0.0 <= value <= top, (name, value)
+    assert scored.breakdown.terms["listed"] == len(scored.parsed.candidates)
     assert 0.0 <= scored.breakdown.total <= 1.5
 
 

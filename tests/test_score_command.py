@@ -33,7 +33,16 @@ def test_score_file_with_malformed_rows(tmp_path: Path, caplog: pytest.LogCaptur
     first = rows[0]
     assert first["format_ok"] and first["hits"] == [1.0, 0.0]
     assert first["total"] == pytest.approx(0.5 + 0.5 + 0.5 * (1 - (0.09 + 0.04) / 2))
-    assert set(first["terms"]) == {"format", "coverage", "any_hit", "brier", "uniqueness", "top1", "sum_le_1"}
+    assert set(first["terms"]) == {
+        "format",
+        "coverage",
+        "any_hit",
+        "brier",
+        "uniqueness",
+        "top1",
+        "sum_le_1",
+        "listed",
+    }
     assert rows[1]["format_ok"] is False and "missing_think" in rows[1]["violations"]
     messages = " ".join(record.getMessage() for record in caplog.records)
     assert "line 2: not valid JSON" in messages

@@ -9,8 +9,8 @@ posterior),
 Under the posterior, E[set_reward] = sum_i (p_i - lambda) with p_i = P(a_i hits Y* | x), so the optimal
 response lists exactly the answers with p_i > lambda (the K likeliest of them when more qualify):
 `optimal_answer_set`. This holds for exclusive answers (single gold) and for multi-gold sets alike,
-because the reward is linear in the hits. Not done here: the "up to K slots" answer format (the parser
-must accept fewer than K candidates without a violation), training and evaluation on ddx_sim.
+because the reward is linear in the hits. In training and scoring the same reward is
+`RewardSpec.answer_cost` with an "up to K" format (`AnswerFormat.min_candidates`): see docs/rewards.md.
 
 >>> set_reward([1.0, 0.0], cost=0.2)
 0.6

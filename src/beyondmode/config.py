@@ -62,6 +62,7 @@ class FormatConfig:
     allow_text_outside: bool = False
     confidence_decimals: int = 2
     max_chars: int = 200_000
+    min_candidates: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -132,6 +132,9 @@ class AnswerFormat:
         layout: interleaved (`answer1 confidence1 answer2 ...`) or split (all answers, then confidences).
         allow_text_outside: text outside the tags is tolerated instead of being a violation.
         confidence_decimals: decimals written by `render`.
+        min_candidates: the fewest answers a well-formed completion may list (None: K, every slot). With
+            fewer than K the format is "up to K" (adaptive K): the model lists answers in slots 1..n,
+            n >= min_candidates, each with its confidence where confidences are on.
         max_chars: a completion longer than this is `too_long` (format 0) and only its first `max_chars`
             characters are read, so parsing and grading take bounded time on any input (0: no limit).
     """
@@ -144,12 +147,17 @@ class AnswerFormat:
     allow_text_outside: bool = False
     confidence_decimals: int = 2
     max_chars: int = DEFAULT_MAX_CHARS
+    min_candidates: int | None = None
 
     def __post_init__(self) -> None:
         if self.num_candidates < 1:
             raise ValueError(f"num_candidates must be >= 1, got {self.num_candidates}")
         if not 0 <= self.confidence_decimals <= 6:
             raise ValueError(f"confidence_decimals must be in 0..6, got {self.confidence_decimals}")
+        if self.min_candidates is not None and not 1 <= self.min_candidates <= self.num_candidates:
+            raise ValueError(
+                f"min_candidates must be in 1..num_candidates ({self.num_candidates}), got {self.min_candidates}"
+            )
         if self.max_chars < 0:
             raise ValueError(f"max_chars must be >= 0 (0: no limit), got {self.max_chars}")
         if self.layout not in tuple(Layout):
@@ -162,6 +170,11 @@ class AnswerFormat:
             middle = self.num_candidates + 0.5  # after the last answer, before the first confidence
         object.__setattr__(self, "_analysis_middle_rank", middle)
         object.__setattr__(self, "_well_formed", self._well_formed_pattern())
+
+    @property
+    def fewest_candidates(self) -> int:
+        """The fewest answers a well-formed completion lists: `min_candidates`, or K."""
+        return self.num_candidates if self.min_candidates is None else self.min_candidates
 
     # ----------------------------------------------------------------------------------------- tags
     def tag(self, name: str, slot: int) -> str:
@@ -185,8 +198,13 @@ class AnswerFormat:
         >>> AnswerFormat(num_candidates=1, with_confidence=False).render(["flu"], think="fever")
         '<think> fever </think>\\n<answer> flu </answer>'
         """
-        if len(candidates) != self.num_candidates:
-            raise ValueError(f"render needs {self.num_candidates} candidates, got {len(candidates)}")
+        if not self.fewest_candidates <= len(candidates) <= self.num_candidates:
+            needed = (
+                str(self.num_candidates)
+                if self.fewest_candidates == self.num_candidates
+                else f"{self.fewest_candidates} to {self.num_candidates}"
+            )
+            raise ValueError(f"render needs {needed} candidates, got {len(candidates)}")
         items = [c if isinstance(c, Candidate) else Candidate(c) for c in candidates]
         parts: list[str] = []
         if think is not None or self.require_think:
@@ -198,6 +216,8 @@ class AnswerFormat:
         analysis_first = self.with_confidence and self.num_candidates == 1
         line: list[str] = []
         for name, slot in self._slot_order():
+            if slot > len(items):
+                continue
             tag = self.tag(name, slot)
             if name == "answer":
                 if line and self.layout is Layout.INTERLEAVED:
@@ -239,6 +259,13 @@ class AnswerFormat:
                     "Then state the probability that your answer is correct, a number between 0 and 1, "
                     "inside <confidence> </confidence>."
                 )
+        elif self.fewest_candidates < k:
+            fewest = self.fewest_candidates
+            sentences.append(
+                f"Give between {fewest} and {k} distinct answers (only those worth listing), the most likely "
+                f"first, each inside its own tags <answer1> </answer1>, <answer2> </answer2> and so on, "
+                f"up to <answer{k}> </answer{k}>."
+            )
         else:
             sentences.append(
                 f"Give {k} distinct answers, the most likely first, each inside its own tags "
@@ -246,10 +273,10 @@ class AnswerFormat:
             )
             if self.with_confidence:
                 where = "after each answer" if self.layout is Layout.INTERLEAVED else "after all the answers"
+                last = "the last one" if self.fewest_candidates < k else f"<confidence{k}> </confidence{k}>"
                 sentences.append(
                     f"{where.capitalize()}, state the probability that each answer is correct, a number "
-                    f"between 0 and 1, inside <confidence1> </confidence1> to "
-                    f"<confidence{k}> </confidence{k}>."
+                    f"between 0 and 1, inside <confidence1> </confidence1> to {last}."
                 )
         if self.with_analysis and self.with_confidence and k == 1:
             sentences.append(
@@ -350,7 +377,6 @@ class AnswerFormat:
         violations: list[Violation] = []
         blocks = self._blocks(text, violations)
         expected_rank = self._ranks
-        k = self.num_candidates
         answers: dict[int, str] = {}
         confidences: dict[int, tuple[str, int]] = {}
         think: str | None = None
@@ -398,12 +424,30 @@ class AnswerFormat:
             last_rank = rank
         if self.require_think and think is None:
             violations.append(Violation.MISSING_THINK)
-        if len(answers) < k:
-            violations.append(Violation.MISSING_ANSWER)
-        if self.with_confidence and len(confidences) < k:
-            violations.append(Violation.MISSING_CONFIDENCE)
+        self._count_violations(answers, confidences, violations)
         candidates = self._candidates(answers, confidences, violations)
         return ParsedResponse(candidates, tuple(dict.fromkeys(violations)), text, think, analysis)
+
+    def _count_violations(
+        self, answers: dict[int, Any], confidences: dict[int, Any], violations: list[Violation]
+    ) -> None:
+        """Every slot filled (K answers, K confidences); "up to K": slots 1..n, n >= min_candidates, a
+        confidence for each listed answer and none for an unlisted slot."""
+        k = self.num_candidates
+        if self.fewest_candidates == k:
+            if len(answers) < k:
+                violations.append(Violation.MISSING_ANSWER)
+            if self.with_confidence and len(confidences) < k:
+                violations.append(Violation.MISSING_CONFIDENCE)
+            return
+        listed = len(answers)
+        if listed < self.fewest_candidates or (answers and max(answers) != listed):
+            violations.append(Violation.MISSING_ANSWER)  # too few, or a gap (answer3 without answer2)
+        if self.with_confidence:
+            if any(slot not in confidences for slot in answers):
+                violations.append(Violation.MISSING_CONFIDENCE)
+            if any(slot not in answers for slot in confidences):
+                violations.append(Violation.MISSING_ANSWER)
 
     def _slot_number(self, number: str, violations: list[Violation]) -> int | None:
         if self.num_candidates == 1:

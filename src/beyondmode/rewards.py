@@ -25,7 +25,7 @@ from beyondmode.types import ParsedResponse
 REWARD_VERSION = 2
 """Bumped whenever a change makes the same completion score differently; written into every result."""
 
-TERM_NAMES = ("format", "coverage", "any_hit", "brier", "uniqueness", "top1", "sum_le_1")
+TERM_NAMES = ("format", "coverage", "any_hit", "brier", "uniqueness", "top1", "sum_le_1", "listed")
 
 
 class AccuracyTerm(StrEnum):
@@ -40,12 +40,19 @@ class RewardSpec:
     """Weights and gates of the total reward.
 
     total = w_format * format
-          + w_acc   * accuracy * [format] * [uniqueness]
+          + w_acc   * (accuracy - answer_cost * listed) * [format] * [uniqueness]
           + w_brier * brier    * [format] * [uniqueness] * [sum_le_1]
           + w_top1  * top1     * [format]
     where a bracketed gate is 1 when disabled. `[format]` is `require_format`: malformed output earns
     nothing beyond the (zero) format term, while every term is still computed on the leniently parsed
     candidates and logged. `brier` stands for the `scoring_rule`'s term (`beyondmode.scoring_rules`).
+
+    `answer_cost` (lambda, adaptive K: an "up to K" format, `AnswerFormat.min_candidates`) charges each
+    listed candidate. With one true answer the accuracy term is the summed hit of the distinct
+    candidates, so the expected accuracy part is sum_i (p_i - lambda): the best response lists exactly
+    the answers with p_i > lambda (`beyondmode.adaptive_sets.optimal_answer_set`). A malformed
+    completion earns 0 here, so keep lambda * K below 1 + format_weight / accuracy_weight (it then never
+    pays to break the format).
     """
 
     format_weight: float = 0.5
@@ -58,6 +65,7 @@ class RewardSpec:
     sum_tolerance: float = 0.01
     require_format: bool = True
     scoring_rule: ScoringRule = ScoringRule.BRIER
+    answer_cost: float = 0.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "accuracy", AccuracyTerm(self.accuracy))
@@ -66,6 +74,8 @@ class RewardSpec:
             value = getattr(self, name)
             if not value >= 0.0:
                 raise ValueError(f"RewardSpec.{name} must be >= 0, got {value}")
+        if not 0.0 <= self.answer_cost < 1.0:
+            raise ValueError(f"RewardSpec.answer_cost must be in [0, 1), got {self.answer_cost}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,13 +149,17 @@ def brier(hits: Sequence[float], confidences: Sequence[float | None], num_candid
     return 1.0 - total / num_candidates
 
 
-def uniqueness(grades: Grades, num_candidates: int) -> float:
-    """1 if all K candidates are distinct after normalization and hit distinct gold elements.
+def uniqueness(grades: Grades, num_candidates: int, fewest: int | None = None) -> float:
+    """1 if all K candidates (at least `fewest` of them in an "up to K" format) are distinct after
+    normalization and hit distinct gold elements.
 
     >>> uniqueness(Grades((1.0, 0.0), (0, None), distinct=True, num_gold=1), num_candidates=2)
     1.0
+    >>> uniqueness(Grades((1.0,), (0,), distinct=True, num_gold=1), num_candidates=2, fewest=1)
+    1.0
     """
-    return 1.0 if grades.distinct and len(grades.hits) == num_candidates else 0.0
+    needed = num_candidates if fewest is None else fewest
+    return 1.0 if grades.distinct and needed <= len(grades.hits) <= num_candidates else 0.0
 
 
 def top1(hits: Sequence[float], confidences: Sequence[float | None]) -> float:
@@ -176,7 +190,7 @@ def sum_le_1(confidences: Sequence[float | None], tolerance: float = 0.01) -> fl
 
 # ------------------------------------------------------------------------------------ combining
 def compute_terms(
-    parsed: ParsedResponse, grades: Grades, num_candidates: int, tolerance: float
+    parsed: ParsedResponse, grades: Grades, num_candidates: int, tolerance: float, fewest: int | None = None
 ) -> dict[str, float]:
     """Every term of DESIGN section 4 for one graded completion, in one pass.
 
@@ -199,19 +213,21 @@ def compute_terms(
         brier_value, best = 0.0, 0
         stated = sum(q for q in confidences if q is not None)
     num_gold = grades.num_gold
+    needed = num_candidates if fewest is None else fewest
     return {
         "format": 0.0 if parsed.violations else 1.0,
         "coverage": min(1.0, total_hits / min(num_candidates, num_gold)) if num_gold > 0 else 0.0,
         "any_hit": min(1.0, total_hits),
         "brier": brier_value,
-        "uniqueness": 1.0 if grades.distinct and len(hits) == num_candidates else 0.0,
+        "uniqueness": 1.0 if grades.distinct and needed <= len(hits) <= num_candidates else 0.0,
         "top1": hits[best] if hits else 0.0,
         "sum_le_1": 1.0 if stated <= 1.0 + tolerance else 0.0,
+        "listed": float(len(hits)),
     }
 
 
 def reference_terms(
-    parsed: ParsedResponse, grades: Grades, num_candidates: int, tolerance: float
+    parsed: ParsedResponse, grades: Grades, num_candidates: int, tolerance: float, fewest: int | None = None
 ) -> dict[str, float]:
     """`compute_terms` written as one call per term: the obviously correct version, for tests."""
     confidences = parsed.confidences
@@ -221,9 +237,10 @@ def reference_terms(
         "coverage": coverage(hits, num_candidates, grades.num_gold),
         "any_hit": any_hit(hits),
         "brier": brier(hits, confidences, num_candidates),
-        "uniqueness": uniqueness(grades, num_candidates),
+        "uniqueness": uniqueness(grades, num_candidates, fewest),
         "top1": top1(hits, confidences),
         "sum_le_1": sum_le_1(confidences, tolerance),
+        "listed": float(len(hits)),
     }
 
 
@@ -232,9 +249,12 @@ def combine(terms: Mapping[str, float], spec: RewardSpec) -> RewardBreakdown:
     gate_format = terms["format"] if spec.require_format else 1.0
     gate_unique = terms["uniqueness"] if spec.gate_uniqueness else 1.0
     gate_sum = terms["sum_le_1"] if spec.gate_sum_le_1 else 1.0
+    accuracy = terms[spec.accuracy]
+    if spec.answer_cost:
+        accuracy -= spec.answer_cost * terms["listed"]
     total = (
         spec.format_weight * terms["format"]
-        + spec.accuracy_weight * terms[spec.accuracy] * gate_format * gate_unique
+        + spec.accuracy_weight * accuracy * gate_format * gate_unique
         + spec.brier_weight * terms[spec.scoring_rule.term_name] * gate_format * gate_unique * gate_sum
         + spec.top1_weight * terms["top1"] * gate_format
     )

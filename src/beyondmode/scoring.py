@@ -83,7 +83,10 @@ class Scorer:
         """Parse, grade and score one completion. `posterior` is required in expected mode."""
         parsed = self.answer_format.parse(completion)
         grades = self.grade(parsed, gold, posterior)
-        terms = compute_terms(parsed, grades, self.answer_format.num_candidates, self.spec.sum_tolerance)
+        fmt = self.answer_format
+        terms = compute_terms(
+            parsed, grades, fmt.num_candidates, self.spec.sum_tolerance, fmt.fewest_candidates
+        )
         if self.spec.scoring_rule is not ScoringRule.BRIER:
             terms[self.spec.scoring_rule.term_name] = confidence_term(
                 self.spec.scoring_rule, grades.hits, parsed.confidences, self.answer_format.num_candidates

@@ -30,7 +30,9 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
 
 
 @pytest.mark.parametrize("method", ["multi_answer", "best_of_k", "greedy"])
-@pytest.mark.parametrize("metric", ["recall@1", "recall@2", "recall@4", "coverage@4", "top1", "distinct@4", "auroc"])
+@pytest.mark.parametrize(
+    "metric", ["recall@1", "recall@2", "recall@4", "coverage@4", "top1", "distinct@4", "auroc"]
+)
 def test_rows_read_back_give_the_summary_values(run: tuple[Path, dict], method: str, metric: str) -> None:
     run_dir, summary = run
     generations = load_method_generations(run_dir, method)

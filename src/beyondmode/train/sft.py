@@ -149,7 +149,9 @@ def load_checkpoint(
     state = torch.load(path, map_location=next(model.parameters()).device, weights_only=False)
     missing = set(state["weights"]) - set(model.state_dict())
     if missing:
-        raise ValueError(f"{path} does not fit this model (e.g. {sorted(missing)[:2]}): delete it or start over")
+        raise ValueError(
+            f"{path} does not fit this model (e.g. {sorted(missing)[:2]}): delete it or start over"
+        )
     model.load_state_dict(state["weights"], strict=False)
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])

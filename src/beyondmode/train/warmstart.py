@@ -196,7 +196,9 @@ def self_consistency_pairs(
     else:
         prompts = [example_row(example, tokenizer)["prompt"] for example in singles]
         targets = sft_pairs(singles[:50], single, tokenizer, config, answer_pool(singles))
-        max_new_tokens = max(len(tokenizer(c, add_special_tokens=False)["input_ids"]) for _, c in targets) + 16
+        max_new_tokens = (
+            max(len(tokenizer(c, add_special_tokens=False)["input_ids"]) for _, c in targets) + 16
+        )
     samples = sample_completions(
         model,
         tokenizer,
@@ -224,7 +226,8 @@ def self_consistency_pairs(
         completion = frequency_completion(counts, fmt, think, pool, rng)
         pairs.append((example_row(example, tokenizer)["prompt"], completion))
     stats.update(
-        sample_parse_rate=sum(sum(c.values()) for c in counts_per_example) / (len(singles) * warm.num_samples),
+        sample_parse_rate=sum(sum(c.values()) for c in counts_per_example)
+        / (len(singles) * warm.num_samples),
         mean_distinct_answers=sum(len(c) for c in counts_per_example) / len(singles),
         dropped_examples=dropped,
         sft_examples=len(pairs),
@@ -307,7 +310,9 @@ def attach_lora(model: Any, config: RunConfig) -> Any:
     try:
         from peft import LoraConfig, get_peft_model
     except ImportError:
-        raise ImportError("warmstart.lora needs peft: pip install 'beyondmode[train]' (or pip install peft)") from None
+        raise ImportError(
+            "warmstart.lora needs peft: pip install 'beyondmode[train]' (or pip install peft)"
+        ) from None
     warm = config.warmstart
     adapter = LoraConfig(
         r=warm.lora_rank, lora_alpha=warm.lora_alpha, target_modules="all-linear", task_type="CAUSAL_LM"

@@ -107,3 +107,26 @@ def _methods(run: DemoRun) -> tuple[str, ...]:
     if run.is_multi:
         return ("multi_answer",)
     return ("best_of_k", "greedy")
+
+
+def test_run_config_takes_extra_overrides_last(tmp_path: Path) -> None:
+    """The adaptive-K bench builds its runs as the demo's with the "up to K" format and a cost."""
+    from beyondmode.demo.pipeline import run_config
+    from beyondmode.train.recipe import answer_format, reward_spec
+
+    extra = ("format.min_candidates=1", "method.weights.answer_cost=0.25", "trl.max_steps=5")
+    config = run_config(get_profile("quick"), DemoRun("multi_rlvr"), tmp_path, None, None, extra)
+    assert answer_format(config).fewest_candidates == 1 and config.trl["max_steps"] == 5
+    assert reward_spec(config, multi_gold=False).answer_cost == 0.25
+    with pytest.raises(ValueError, match="answer_cost"):
+        reward_spec(
+            run_config(
+                get_profile("quick"),
+                DemoRun("multi_rlvr"),
+                tmp_path,
+                None,
+                None,
+                ("method.weights.answer_cost=1.5",),
+            ),
+            multi_gold=False,
+        )

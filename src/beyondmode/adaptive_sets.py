@@ -21,6 +21,10 @@ because the reward is linear in the hits. In training and scoring the same rewar
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from beyondmode.grading.base import Grader, grade_expected
+from beyondmode.types import ParsedResponse
 
 
 def set_reward(hits: Sequence[float], cost: float) -> float:
@@ -59,3 +63,53 @@ def expected_set_reward(answers: Sequence[str], posterior: Mapping[str, float], 
 def _check_cost(cost: float) -> None:
     if not 0.0 <= cost <= 1.0:
         raise ValueError(f"the per-answer cost lambda must be in [0, 1], got {cost}")
+
+
+@dataclass(frozen=True, slots=True)
+class SetOutcome:
+    """One answer set judged under the exact posterior: `size` listed answers (0 for a malformed
+    completion, which lists nothing usable), `coverage` = P(the truth is in the set), and `value` =
+    coverage - cost * size, the expected `set_reward`."""
+
+    size: int
+    coverage: float
+    value: float
+
+
+def completion_outcome(
+    parsed: ParsedResponse, posterior: Mapping[str, float], grader: Grader, cost: float
+) -> SetOutcome:
+    """The outcome of one parsed completion: its distinct candidates' posterior mass (`grade_expected`,
+    a duplicate earns 0 but is still listed and paid for).
+
+    >>> from beyondmode.formats import AnswerFormat
+    >>> from beyondmode.grading import get_grader
+    >>> fmt = AnswerFormat(num_candidates=3, with_confidence=False, min_candidates=1)
+    >>> parsed = fmt.parse(fmt.render(["flu", "cold"], think="t"))
+    >>> completion_outcome(parsed, {"flu": 0.6, "cold": 0.3}, get_grader("exact_match"), cost=0.2)
+    SetOutcome(size=2, coverage=0.9, value=0.5)
+    """
+    _check_cost(cost)
+    if not parsed.format_ok:
+        return SetOutcome(0, 0.0, 0.0)
+    hits = grade_expected(parsed.texts, posterior, grader).hits
+    coverage = round(min(1.0, float(sum(hits))), 12)
+    size = len(parsed.texts)
+    return SetOutcome(size, coverage, round(coverage - cost * size, 12))
+
+
+def oracle_outcome(
+    posterior: Mapping[str, float], cost: float, max_candidates: int, fewest: int = 1
+) -> SetOutcome:
+    """The outcome of the best response: `optimal_answer_set`, padded with the next likeliest answers up
+    to `fewest` (a well-formed completion lists at least that many).
+
+    >>> oracle_outcome({"flu": 0.6, "cold": 0.3, "measles": 0.1}, cost=0.2, max_candidates=3)
+    SetOutcome(size=2, coverage=0.9, value=0.5)
+    """
+    chosen = optimal_answer_set(posterior, cost, max_candidates)
+    if len(chosen) < fewest:
+        ranked = sorted(posterior.items(), key=lambda item: -item[1])
+        chosen = ranked[: max(fewest, len(chosen))]
+    coverage = round(min(1.0, sum(p for _, p in chosen)), 12)
+    return SetOutcome(len(chosen), coverage, round(coverage - cost * len(chosen), 12))

@@ -79,8 +79,16 @@ def eval_task_options(profile: DemoProfile, kb: str | None, stats: str | None) -
     return options
 
 
-def run_config(profile: DemoProfile, run: DemoRun, run_dir: Path, kb: str | None, stats: str | None) -> Any:
-    """The `RunConfig` of one run, built from the profile (see `beyondmode.config`)."""
+def run_config(
+    profile: DemoProfile,
+    run: DemoRun,
+    run_dir: Path,
+    kb: str | None,
+    stats: str | None,
+    extra: tuple[str, ...] = (),
+) -> Any:
+    """The `RunConfig` of one run, built from the profile (see `beyondmode.config`); `extra` are more
+    dotted overrides (`format.min_candidates=1`), applied last."""
     from beyondmode.config import load_config
 
     options = task_options(profile, run.seed, profile.num_train, kb, stats)
@@ -129,7 +137,7 @@ def run_config(profile: DemoProfile, run: DemoRun, run_dir: Path, kb: str | None
     dotlist = [f"{key}={_yaml(value)}" for key, value in overrides.items()]
     dotlist += [f"task.options.{key}={_yaml(value)}" for key, value in options.items()]
     dotlist += [f"trl.{key}={_yaml(value)}" for key, value in trl.items()]
-    return load_config(None, dotlist)
+    return load_config(None, [*dotlist, *extra])
 
 
 def _warmstart_confidence(profile: DemoProfile, run: DemoRun) -> str:

@@ -1,0 +1,226 @@
+"""Adaptive K on ddx_sim: does GRPO with a per-answer cost learn the oracle's set sizes?
+
+Starts from the demo's Multi-RLVR K=3 warm start (self-consistency, labels only: it always lists 3), and
+trains one GRPO run per cost lambda with the "up to K" format (`format.min_candidates=1`) and the reward
+0.5 format + 0.5 (coverage - lambda n) (`method.weights.answer_cost`), the demo's recipe otherwise. Each
+model and the warm start answer the demo's held-out cases (`--samples` generations each); under the
+exact posterior every answer set gets its size n, its coverage P(truth in set) and its value
+coverage - lambda n. Beside them: the oracle's optimal sets for the same lambda (`optimal_answer_set`),
+and the paired bootstrap interval of RL minus warm start on the value. Writes `adaptive_k.json` and
+`adaptive_k.png` (coverage against mean set size) into `--out`, and prints the table.
+
+    python bench/bench_adaptive_k.py [--warmstart DIR] [--costs 0.1 0.25] [--out DIR] [--workers 2]
+
+`--warmstart` takes a demo run's `warmstart/k3-noconf-s0` (else it is trained here). Finished runs in
+`--out` are reused. Goal (issue 15): mean set size and coverage within 10% of the oracle's for at least
+two values of lambda.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from beyondmode.demo.pipeline import EVAL_SEED, _init_worker, eval_task_options, run_config
+from beyondmode.demo.profiles import DemoRun, get_profile
+
+RUN = DemoRun("multi_rlvr")
+GOAL_RATIO = 0.10
+
+
+def adaptive_config(out: Path, warm_dir: Path, cost: float | None) -> Any:
+    """The demo's Multi-RLVR run config with the "up to K" format and the cost (None: the warm start's
+    own config, fixed K)."""
+    extra = [f"warmstart.output_dir='{warm_dir}'", f"model.name_or_path='{warm_dir}'"]
+    if cost is not None:
+        extra += [
+            "format.min_candidates=1",
+            f"method.weights.answer_cost={cost}",
+            f"output.dir='{out / 'train' / f'adaptive-{cost:g}'}'",
+        ]
+    return run_config(get_profile("default"), RUN, out, None, None, tuple(extra))
+
+
+def train(out: Path, warm_dir: Path, cost: float) -> float:
+    from beyondmode.atomic_write import write_json_atomic
+    from beyondmode.train.grpo import train_grpo
+
+    config = adaptive_config(out, warm_dir, cost)
+    final = Path(config.output.dir) / "final"
+    if (final / "config.json").is_file():
+        return 0.0
+    started = time.perf_counter()
+    result = train_grpo(config, quiet=True)
+    write_json_atomic(result.final_dir / "trainer_state.json", {"log_history": result.log_history})
+    return time.perf_counter() - started
+
+
+def warmstart(out: Path, warm_dir: Path) -> None:
+    from beyondmode.train.warmstart import run_warmstart
+
+    if not (warm_dir / "config.json").is_file():
+        run_warmstart(adaptive_config(out, warm_dir, None))
+
+
+def generate(model_dir: Path, samples: int) -> list[list[str]]:
+    """`samples` completions per held-out case (the demo's sampling settings)."""
+    from beyondmode.evaluate.backends.transformers_backend import TransformersBackend
+    from beyondmode.tasks.registry import get_task
+    from beyondmode.train.recipe import answer_format
+
+    profile = get_profile("default")
+    fmt = answer_format(adaptive_config(model_dir.parent, model_dir, 0.1))
+    examples = list(get_task("ddx_sim", **eval_task_options(profile, None, None)).examples(fmt))
+    backend = TransformersBackend.from_pretrained(model_dir, device="cpu", batch_size=profile.eval_batch)
+    prompts = [list(example.prompt) for example in examples]
+    generations = backend.generate(
+        prompts, samples, profile.temperature, profile.max_completion_length, EVAL_SEED
+    )
+    return [[g.text for g in per_prompt] for per_prompt in generations]
+
+
+def outcomes(texts: list[list[str]], cost: float) -> dict[str, np.ndarray]:
+    """Per held-out case, averaged over its samples: set size, coverage, value, format rate."""
+    from beyondmode.adaptive_sets import completion_outcome
+    from beyondmode.grading import get_grader
+    from beyondmode.tasks.registry import get_task
+    from beyondmode.train.recipe import answer_format
+
+    profile = get_profile("default")
+    fmt = answer_format(adaptive_config(Path("."), Path("."), cost))
+    examples = list(get_task("ddx_sim", **eval_task_options(profile, None, None)).examples(fmt))
+    grader = get_grader("exact_match")
+    size, coverage, value, ok = [], [], [], []
+    for example, completions in zip(examples, texts, strict=True):
+        parsed = [fmt.parse(text) for text in completions]
+        judged = [completion_outcome(p, example.posterior, grader, cost) for p in parsed]
+        size.append(np.mean([o.size for o in judged]))
+        coverage.append(np.mean([o.coverage for o in judged]))
+        value.append(np.mean([o.value for o in judged]))
+        ok.append(np.mean([p.format_ok for p in parsed]))
+    return {
+        "size": np.array(size),
+        "coverage": np.array(coverage),
+        "value": np.array(value),
+        "format": np.array(ok),
+    }
+
+
+def oracle(cost: float) -> dict[str, float]:
+    from beyondmode.adaptive_sets import oracle_outcome
+    from beyondmode.tasks.registry import get_task
+    from beyondmode.train.recipe import answer_format
+
+    profile = get_profile("default")
+    fmt = answer_format(adaptive_config(Path("."), Path("."), cost))
+    examples = list(get_task("ddx_sim", **eval_task_options(profile, None, None)).examples(fmt))
+    judged = [oracle_outcome(e.posterior, cost, fmt.num_candidates) for e in examples]
+    return {
+        "size": float(np.mean([o.size for o in judged])),
+        "coverage": float(np.mean([o.coverage for o in judged])),
+        "value": float(np.mean([o.value for o in judged])),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--warmstart", type=Path, default=None, help="a demo run's warmstart/k3-noconf-s0")
+    parser.add_argument("--costs", type=float, nargs="+", default=[0.1, 0.25])
+    parser.add_argument("--out", type=Path, default=Path("/tmp/bench_adaptive_k"))
+    parser.add_argument("--samples", type=int, default=4, help="generations per held-out case")
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    out = args.out.resolve()
+    warm_dir = (args.warmstart or out / "warmstart" / RUN.warmstart_key).resolve()
+    _init_worker(1)
+    started = time.perf_counter()
+    warmstart(out, warm_dir)
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(
+        args.workers, mp_context=context, initializer=_init_worker, initargs=(1,)
+    ) as pool:
+        train_s = list(pool.map(train, [out] * len(args.costs), [warm_dir] * len(args.costs), args.costs))
+        models = [warm_dir, *(out / "train" / f"adaptive-{c:g}" / "final" for c in args.costs)]
+        texts = list(pool.map(generate, models, [args.samples] * len(models)))
+    from beyondmode.evaluate.paired import paired_bootstrap
+
+    rows: list[dict[str, Any]] = []
+    print(
+        f"bench_adaptive_k: {len(texts[0])} held-out cases x {args.samples} samples; lambda, model: "
+        "mean set size, coverage, value (coverage - lambda size), format rate"
+    )
+    within = 0
+    for cost, rl_texts, seconds in zip(args.costs, texts[1:], train_s, strict=True):
+        warm, rl, best = outcomes(texts[0], cost), outcomes(rl_texts, cost), oracle(cost)
+        delta, low, high = paired_bootstrap(list(warm["value"]), list(rl["value"]), np.mean, seed=0)
+        row = {
+            "cost": cost,
+            "train_s": seconds,
+            "warm_start": {k: float(v.mean()) for k, v in warm.items()},
+            "rl": {k: float(v.mean()) for k, v in rl.items()},
+            "oracle": best,
+            "value_gain": {"delta": delta, "ci_low": low, "ci_high": high},
+        }
+        size_gap = abs(row["rl"]["size"] - best["size"]) / best["size"]
+        coverage_gap = abs(row["rl"]["coverage"] - best["coverage"]) / best["coverage"]
+        row["within_10pct"] = bool(size_gap <= GOAL_RATIO and coverage_gap <= GOAL_RATIO)
+        within += row["within_10pct"]
+        rows.append(row)
+        for name in ("warm_start", "rl", "oracle"):
+            r = row[name]
+            rate = f", format {r['format']:.2f}" if "format" in r else ""
+            print(
+                f"  lambda {cost:g} {name:10s} size {r['size']:.2f}  coverage {r['coverage']:.3f}  "
+                f"value {r['value']:.3f}{rate}"
+            )
+        print(
+            f"  lambda {cost:g} RL - warm start value {delta:+.3f} [{low:+.3f}, {high:+.3f}]; size gap "
+            f"{size_gap:.0%}, coverage gap {coverage_gap:.0%} to the oracle"
+        )
+    (out / "adaptive_k.json").write_text(json.dumps(rows, indent=2))
+    plot(rows, out / "adaptive_k.png")
+    print(
+        f"bench_adaptive_k: {within} of {len(rows)} lambdas within 10% of the oracle's set size and "
+        f"coverage (goal: 2); {time.perf_counter() - started:.0f} s; {out / 'adaptive_k.png'}"
+    )
+
+
+def plot(rows: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(5.5, 4))
+    warm = rows[0]["warm_start"]
+    axes.scatter([warm["size"]], [warm["coverage"]], marker="s", color="gray", label="warm start (K = 3)")
+    for index, row in enumerate(rows):
+        color = f"C{index}"
+        axes.scatter(
+            [row["rl"]["size"]], [row["rl"]["coverage"]], color=color, label=f"RL, lambda {row['cost']:g}"
+        )
+        axes.scatter(
+            [row["oracle"]["size"]],
+            [row["oracle"]["coverage"]],
+            color=color,
+            marker="*",
+            s=140,
+            label=f"oracle, lambda {row['cost']:g}",
+        )
+    axes.set_xlabel("mean set size")
+    axes.set_ylabel("coverage (P(truth in set), exact posterior)")
+    axes.set_title("Adaptive K on ddx_sim (held-out cases)")
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+
+
+if __name__ == "__main__":
+    main()

@@ -41,6 +41,8 @@ LEVERS: dict[str, dict[str, Any]] = {
     "beta": {"grpo_beta": 0.1},
     "beta_g16": {"grpo_beta": 0.1, "grpo_steps": 288, "num_generations": 16, "grpo_lr": 1.0e-3},
     "t1": {"grpo_steps": 288, "grpo_lr": 1.0e-3, "temperature": 1.0},
+    "lr1e-4": {"grpo_steps": 288, "grpo_lr": 1.0e-4},
+    "lr2e-4": {"grpo_steps": 144, "grpo_lr": 2.0e-4},
 }
 RUNS = {
     "rlvr": DemoRun("rlvr"),

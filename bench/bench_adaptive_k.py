@@ -1,19 +1,19 @@
 """Adaptive K on ddx_sim: does GRPO with a per-answer cost learn the oracle's set sizes?
 
-Starts from the demo's Multi-RLVR K=3 warm start (self-consistency, labels only: it always lists 3), and
-trains one GRPO run per cost lambda with the "up to K" format (`format.min_candidates=1`) and the reward
-0.5 format + 0.5 (coverage - lambda n) (`method.weights.answer_cost`), the demo's recipe otherwise. Each
-model and the warm start answer the demo's held-out cases (`--samples` generations each); under the
-exact posterior every answer set gets its size n, its coverage P(truth in set) and its value
+For each cost lambda: a Multi-RLVR warm start with the "up to K" format (`format.min_candidates=1`),
+self-consistency from labels only, listing the answers its base sampled more often than lambda (the
+plug-in rule a user would apply without RL: `warmstart.list_min_frequency`); then GRPO from it with the
+reward 0.5 format + 0.5 (coverage - lambda n) (`method.weights.answer_cost`), the demo's recipe
+otherwise. Each model answers the demo's held-out cases (`--samples` generations each); under the exact
+posterior every answer set gets its size n, its coverage P(truth in set) and its value
 coverage - lambda n. Beside them: the oracle's optimal sets for the same lambda (`optimal_answer_set`),
 and the paired bootstrap interval of RL minus warm start on the value. Writes `adaptive_k.json` and
 `adaptive_k.png` (coverage against mean set size) into `--out`, and prints the table.
 
-    python bench/bench_adaptive_k.py [--warmstart DIR] [--costs 0.1 0.25] [--out DIR] [--workers 2]
+    python bench/bench_adaptive_k.py [--costs 0.1 0.25] [--out DIR] [--workers 2] [--steps 72]
 
-`--warmstart` takes a demo run's `warmstart/k3-noconf-s0` (else it is trained here). Finished runs in
-`--out` are reused. Goal (issue 15): mean set size and coverage within 10% of the oracle's for at least
-two values of lambda.
+Finished warm starts and runs in `--out` are reused. Goal (issue 15): mean set size and coverage within
+10% of the oracle's for at least two values of lambda.
 """
 
 from __future__ import annotations
@@ -35,38 +35,37 @@ RUN = DemoRun("multi_rlvr")
 GOAL_RATIO = 0.10
 
 
-def adaptive_config(out: Path, warm_dir: Path, cost: float | None) -> Any:
-    """The demo's Multi-RLVR run config with the "up to K" format and the cost (None: the warm start's
-    own config, fixed K)."""
-    extra = [f"warmstart.output_dir='{warm_dir}'", f"model.name_or_path='{warm_dir}'"]
-    if cost is not None:
-        extra += [
-            "format.min_candidates=1",
-            f"method.weights.answer_cost={cost}",
-            f"output.dir='{out / 'train' / f'adaptive-{cost:g}'}'",
-        ]
-    return run_config(get_profile("default"), RUN, out, None, None, tuple(extra))
+def adaptive_config(out: Path, cost: float, steps: int = 72) -> Any:
+    """The demo's Multi-RLVR run config with the "up to K" format and the per-answer cost."""
+    warm_dir = out / "warmstart" / f"adaptive-{cost:g}"
+    extra = (
+        f"warmstart.output_dir='{warm_dir}'",
+        f"model.name_or_path='{warm_dir}'",
+        "format.min_candidates=1",
+        f"method.weights.answer_cost={cost}",
+        f"output.dir='{out / 'train' / f'adaptive-{cost:g}'}'",
+        f"trl.max_steps={steps}",
+        f"output.save_steps={steps}",
+    )
+    return run_config(get_profile("default"), RUN, out, None, None, extra)
 
 
-def train(out: Path, warm_dir: Path, cost: float) -> float:
+def warmstart_and_train(out: Path, cost: float, steps: int) -> float:
+    """The warm start (unless finished), then the GRPO run (unless finished); returns GRPO seconds."""
     from beyondmode.atomic_write import write_json_atomic
     from beyondmode.train.grpo import train_grpo
+    from beyondmode.train.warmstart import run_warmstart
 
-    config = adaptive_config(out, warm_dir, cost)
+    config = adaptive_config(out, cost, steps)
+    if not (Path(config.warmstart.output_dir) / "config.json").is_file():
+        run_warmstart(config)
     final = Path(config.output.dir) / "final"
-    if (final / "config.json").is_file():
+    if (final / "trainer_state.json").is_file():
         return 0.0
     started = time.perf_counter()
     result = train_grpo(config, quiet=True)
     write_json_atomic(result.final_dir / "trainer_state.json", {"log_history": result.log_history})
     return time.perf_counter() - started
-
-
-def warmstart(out: Path, warm_dir: Path) -> None:
-    from beyondmode.train.warmstart import run_warmstart
-
-    if not (warm_dir / "config.json").is_file():
-        run_warmstart(adaptive_config(out, warm_dir, None))
 
 
 def generate(model_dir: Path, samples: int) -> list[list[str]]:
@@ -76,7 +75,7 @@ def generate(model_dir: Path, samples: int) -> list[list[str]]:
     from beyondmode.train.recipe import answer_format
 
     profile = get_profile("default")
-    fmt = answer_format(adaptive_config(model_dir.parent, model_dir, 0.1))
+    fmt = answer_format(adaptive_config(model_dir.parent, 0.1))
     examples = list(get_task("ddx_sim", **eval_task_options(profile, None, None)).examples(fmt))
     backend = TransformersBackend.from_pretrained(model_dir, device="cpu", batch_size=profile.eval_batch)
     prompts = [list(example.prompt) for example in examples]
@@ -94,7 +93,7 @@ def outcomes(texts: list[list[str]], cost: float) -> dict[str, np.ndarray]:
     from beyondmode.train.recipe import answer_format
 
     profile = get_profile("default")
-    fmt = answer_format(adaptive_config(Path("."), Path("."), cost))
+    fmt = answer_format(adaptive_config(Path("."), cost))
     examples = list(get_task("ddx_sim", **eval_task_options(profile, None, None)).examples(fmt))
     grader = get_grader("exact_match")
     size, coverage, value, ok = [], [], [], []
@@ -119,7 +118,7 @@ def oracle(cost: float) -> dict[str, float]:
     from beyondmode.train.recipe import answer_format
 
     profile = get_profile("default")
-    fmt = answer_format(adaptive_config(Path("."), Path("."), cost))
+    fmt = answer_format(adaptive_config(Path("."), cost))
     examples = list(get_task("ddx_sim", **eval_task_options(profile, None, None)).examples(fmt))
     judged = [oracle_outcome(e.posterior, cost, fmt.num_candidates) for e in examples]
     return {
@@ -131,34 +130,35 @@ def oracle(cost: float) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--warmstart", type=Path, default=None, help="a demo run's warmstart/k3-noconf-s0")
     parser.add_argument("--costs", type=float, nargs="+", default=[0.1, 0.25])
     parser.add_argument("--out", type=Path, default=Path("/tmp/bench_adaptive_k"))
     parser.add_argument("--samples", type=int, default=4, help="generations per held-out case")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--steps", type=int, default=72, help="GRPO steps (the demo's: 72)")
     args = parser.parse_args()
     out = args.out.resolve()
-    warm_dir = (args.warmstart or out / "warmstart" / RUN.warmstart_key).resolve()
-    _init_worker(1)
+    costs = list(args.costs)
     started = time.perf_counter()
-    warmstart(out, warm_dir)
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(
         args.workers, mp_context=context, initializer=_init_worker, initargs=(1,)
     ) as pool:
-        train_s = list(pool.map(train, [out] * len(args.costs), [warm_dir] * len(args.costs), args.costs))
-        models = [warm_dir, *(out / "train" / f"adaptive-{c:g}" / "final" for c in args.costs)]
-        texts = list(pool.map(generate, models, [args.samples] * len(models)))
+        train_s = list(pool.map(warmstart_and_train, [out] * len(costs), costs, [args.steps] * len(costs)))
+        warm_models = [out / "warmstart" / f"adaptive-{c:g}" for c in costs]
+        rl_models = [out / "train" / f"adaptive-{c:g}" / "final" for c in costs]
+        texts = list(pool.map(generate, [*warm_models, *rl_models], [args.samples] * (2 * len(costs))))
     from beyondmode.evaluate.paired import paired_bootstrap
 
     rows: list[dict[str, Any]] = []
     print(
-        f"bench_adaptive_k: {len(texts[0])} held-out cases x {args.samples} samples; lambda, model: "
-        "mean set size, coverage, value (coverage - lambda size), format rate"
+        f"bench_adaptive_k: {len(texts[0])} held-out cases x {args.samples} samples, {args.steps} GRPO steps; "
+        "lambda, model: mean set size, coverage, value (coverage - lambda size), format rate"
     )
     within = 0
-    for cost, rl_texts, seconds in zip(args.costs, texts[1:], train_s, strict=True):
-        warm, rl, best = outcomes(texts[0], cost), outcomes(rl_texts, cost), oracle(cost)
+    for index, (cost, seconds) in enumerate(zip(costs, train_s, strict=True)):
+        warm = outcomes(texts[index], cost)
+        rl = outcomes(texts[len(costs) + index], cost)
+        best = oracle(cost)
         delta, low, high = paired_bootstrap(list(warm["value"]), list(rl["value"]), np.mean, seed=0)
         row = {
             "cost": cost,
@@ -199,10 +199,16 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     figure, axes = plt.subplots(figsize=(5.5, 4))
-    warm = rows[0]["warm_start"]
-    axes.scatter([warm["size"]], [warm["coverage"]], marker="s", color="gray", label="warm start (K = 3)")
     for index, row in enumerate(rows):
         color = f"C{index}"
+        warm = row["warm_start"]
+        axes.scatter(
+            [warm["size"]],
+            [warm["coverage"]],
+            color=color,
+            marker="s",
+            label=f"warm start, lambda {row['cost']:g}",
+        )
         axes.scatter(
             [row["rl"]["size"]], [row["rl"]["coverage"]], color=color, label=f"RL, lambda {row['cost']:g}"
         )

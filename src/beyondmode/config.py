@@ -115,6 +115,11 @@ class WarmstartConfig:
     prompts at confidence 0); `lora` (peft, `lora_rank`, `lora_alpha`; merged into the saved model);
     `save_steps` (SFT checkpoint every N steps, for `--resume`; 0: none); `device` (`auto`: cuda when
     available).
+
+    `list_min_frequency` (self-consistency with an "up to K" format, `format.min_candidates`): list the
+    answers sampled more often than this share of the samples (at least `min_candidates` of them);
+    null: the reward's per-answer cost `method.weights.answer_cost` (the plug-in rule "list a_i when its
+    estimated probability exceeds lambda"), else 0 (every sampled answer).
     """
 
     init: str = "tiny"
@@ -141,6 +146,7 @@ class WarmstartConfig:
     lora_rank: int = 16
     lora_alpha: int = 32
     device: str = "auto"
+    list_min_frequency: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -223,7 +223,7 @@ def self_consistency_pairs(
             dropped += 1
             continue
         think = think_for(example) if plain else think_text(example)
-        completion = frequency_completion(counts, fmt, think, pool, rng)
+        completion = frequency_completion(counts, fmt, think, pool, rng, listing_threshold(config))
         pairs.append((example_row(example, tokenizer)["prompt"], completion))
     stats.update(
         sample_parse_rate=sum(sum(c.values()) for c in counts_per_example)
@@ -242,6 +242,14 @@ def self_consistency_pairs(
         fmt.num_candidates,
     )
     return pairs, stats
+
+
+def listing_threshold(config: RunConfig) -> float:
+    """`warmstart.list_min_frequency`, else the reward's per-answer cost, else 0 (see `WarmstartConfig`)."""
+    warm = config.warmstart
+    if warm.list_min_frequency is not None:
+        return float(warm.list_min_frequency)
+    return float(config.method.weights.get("answer_cost", 0.0))
 
 
 def run_warmstart(

@@ -118,14 +118,33 @@ def frequency_completion(
     think: str,
     pool: Sequence[str],
     rng: random.Random,
+    min_frequency: float = 0.0,
 ) -> str:
     """K candidates sorted by how often the base model gave them, with the frequencies as confidences.
 
-    Fewer than K distinct answers are padded with unseen answers from `pool` at confidence 0.
+    Fewer than K distinct answers are padded with unseen answers from `pool` at confidence 0. With an
+    "up to K" format (`AnswerFormat.min_candidates`) only the answers whose frequency exceeds
+    `min_frequency` are listed (at least `min_candidates`, the next most frequent first), unpadded.
+
+    >>> from beyondmode.formats import AnswerFormat
+    >>> up_to = AnswerFormat(3, with_confidence=False, min_candidates=1)
+    >>> print(frequency_completion({"flu": 6, "cold": 3, "measles": 1}, up_to, "t", [], random.Random(0), 0.2))
+    <think> t </think>
+    <answer1> flu </answer1>
+    <answer2> cold </answer2>
     """
     total = sum(counts.values())
     ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[: answer_format.num_candidates]
     candidates = [Candidate(answer, count / total if total else 0.0) for answer, count in ranked]
+    fewest = answer_format.fewest_candidates
+    if fewest < answer_format.num_candidates:
+        listed = [c for c in candidates if c.confidence is not None and c.confidence > min_frequency]
+        candidates = listed if len(listed) >= fewest else candidates[:fewest]
+        padding = _pad([c.text for c in candidates], fewest, pool, rng)[len(candidates) :]
+        candidates += [Candidate(answer, 0.0) for answer in padding]
+        if not answer_format.with_confidence:
+            return answer_format.render([c.text for c in candidates], think=think)
+        return answer_format.render(candidates, think=think)
     padding = _pad([c.text for c in candidates], answer_format.num_candidates, pool, rng)[len(candidates) :]
     candidates += [Candidate(answer, 0.0) for answer in padding]
     if not answer_format.with_confidence:

@@ -165,3 +165,28 @@ def test_warmstart_command_writes_a_loadable_model(confidence: str, tmp_path: Pa
     if confidence == "self_consistency":
         assert 0.0 <= info["sample_parse_rate"] <= 1.0 and "base_loss_first_last" in info
     assert "warmstart:" in (folder / "config.yaml").read_text()
+
+
+def test_up_to_k_self_consistency_lists_answers_above_the_threshold() -> None:
+    """Adaptive K: the warm start lists the answers sampled more often than the threshold (the reward's
+    cost unless set), so GRPO starts from lists of every length instead of always K."""
+    from beyondmode.config import load_config
+    from beyondmode.train.warmstart import listing_threshold
+    from beyondmode.train.warmstart_data import frequency_completion
+
+    fmt = AnswerFormat(3, with_confidence=False, min_candidates=1)
+    counts = {"flu": 5, "cold": 3, "measles": 2}
+    lengths = {
+        threshold: len(
+            fmt.parse(frequency_completion(counts, fmt, "t", ["x"], random.Random(0), threshold)).texts
+        )
+        for threshold in (0.0, 0.25, 0.35, 0.6)
+    }
+    assert lengths == {0.0: 3, 0.25: 2, 0.35: 1, 0.6: 1}  # at least one answer, the likeliest
+    with_conf = AnswerFormat(3, min_candidates=1)
+    parsed = with_conf.parse(frequency_completion(counts, with_conf, "t", [], random.Random(0), 0.25))
+    assert parsed.format_ok and parsed.confidences == (0.5, 0.3)
+    assert listing_threshold(load_config(None, ["method.weights.answer_cost=0.2"])) == 0.2
+    both = ["method.weights.answer_cost=0.2", "warmstart.list_min_frequency=0.05"]
+    assert listing_threshold(load_config(None, both)) == 0.05
+    assert listing_threshold(load_config(None, [])) == 0.0

@@ -20,7 +20,15 @@ from pathlib import Path
 from typing import Any
 
 from beyondmode.atomic_write import write_json_atomic
-from beyondmode.demo.pipeline import Job, _evaluate, _train, _warmstart, run_config, run_jobs
+from beyondmode.demo.pipeline import (
+    Job,
+    _evaluate,
+    _train,
+    _warmstart,
+    run_config,
+    run_jobs,
+    warmstart_config,
+)
 from beyondmode.demo.profiles import DemoRun, get_profile
 from beyondmode.demo.rl_gain import rl_gain_rows
 
@@ -76,7 +84,7 @@ def main() -> None:
         model = Path(warm_config.warmstart.output_dir)
         outputs[f"warmstart/{key}"] = model / "config.json"
         outputs[f"eval/warmstart-{key}"] = warm_eval / "summary.json"
-        jobs.append(Job(f"warmstart/{key}", _warmstart, (warm_config,)))
+        jobs.append(Job(f"warmstart/{key}", _warmstart, (warmstart_config(base, warm_config),)))
         jobs.append(
             Job(
                 f"eval/warmstart-{key}",

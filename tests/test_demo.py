@@ -130,3 +130,14 @@ def test_run_config_takes_extra_overrides_last(tmp_path: Path) -> None:
             ),
             multi_gold=False,
         )
+
+
+def test_warmstart_examples_limit_only_the_warm_start(tmp_path: Path) -> None:
+    from beyondmode.demo.pipeline import run_config, warmstart_config
+
+    profile = replace(get_profile("quick"), warmstart_examples=50)
+    config = run_config(profile, DemoRun("multi_rlvr"), tmp_path, None, None)
+    assert warmstart_config(profile, config).task.max_examples == 50
+    assert config.task.max_examples == profile.num_train  # GRPO sees every training case
+    with pytest.raises(ValueError, match="warmstart_examples"):
+        warmstart_config(replace(profile, warmstart_examples=10**6), config)

@@ -140,6 +140,21 @@ def run_config(
     return load_config(None, [*dotlist, *extra])
 
 
+def warmstart_config(profile: DemoProfile, config: Any) -> Any:
+    """The run's config for its warm start: the first `profile.warmstart_examples` training cases
+    (all of them when None)."""
+    from dataclasses import replace
+
+    if profile.warmstart_examples is None:
+        return config
+    if not 1 <= profile.warmstart_examples <= profile.num_train:
+        raise ValueError(
+            f"demo profile warmstart_examples must be in 1..num_train ({profile.num_train}), "
+            f"got {profile.warmstart_examples}"
+        )
+    return replace(config, task=replace(config.task, max_examples=profile.warmstart_examples))
+
+
 def _warmstart_confidence(profile: DemoProfile, run: DemoRun) -> str:
     """Oracle-assisted runs distil the posterior; the others use what labels give (`profile`)."""
     if run.oracle_assisted:
@@ -194,7 +209,7 @@ def demo_jobs(
         key = run.warmstart_key
         if key not in seen:
             seen.add(key)
-            jobs.append(Job(f"warmstart/{key}", _warmstart, (config,)))
+            jobs.append(Job(f"warmstart/{key}", _warmstart, (warmstart_config(profile, config),)))
             warm_dir = run_dir / "eval" / f"warmstart-{key}"
             model_dir = Path(config.warmstart.output_dir)
             args = (profile, run, model_dir, warm_dir, kb, stats)

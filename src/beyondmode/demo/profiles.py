@@ -73,6 +73,9 @@ class DemoProfile:
         format-only start) or `self_consistency` (a single-answer base trained on the labels for
         `warmstart_base_steps` steps, sampled `warmstart_samples` times per prompt; K distinct answers by
         frequency, frequencies as confidences).
+    warmstart_examples: how many of the training cases (the first ones) the warm start learns from;
+        None: all `num_train`. Fewer models the usual split: a small supervised set, more prompts with
+        a verifiable reward for RL.
     workers: processes that run warm starts, GRPO runs and evaluations side by side (one per core).
     grpo_steps, grpo_lr, prompts_per_step, num_generations, temperature, max_completion_length: GRPO,
         the same step budget for every method. lr 1e-3 briefly broke the format of the no-confidence
@@ -106,6 +109,7 @@ class DemoProfile:
     warmstart_confidence: str = "self_consistency"
     warmstart_base_steps: int = 400
     warmstart_samples: int = 10
+    warmstart_examples: int | None = None
     grpo_steps: int = 72
     grpo_lr: float = 5.0e-4
     reward_mode: str = "label"

@@ -270,7 +270,12 @@ def run_warmstart(
     fmt = answer_format(config)
     examples = take_examples(task, fmt, config.task.max_examples)
     single_examples = take_examples(task, single_answer_format(fmt), config.task.max_examples)
-    model, tokenizer = build_model(config, [*examples, *single_examples], [fmt, single_answer_format(fmt)])
+    vocabulary = [*examples, *single_examples]
+    if warm.init == "tiny" and config.task.max_examples is not None:
+        # the tiny tokenizer knows every word of the task (GRPO may show it prompts it does not learn from)
+        single = single_answer_format(fmt)
+        vocabulary = [*take_examples(task, fmt, None), *take_examples(task, single, None)]
+    model, tokenizer = build_model(config, vocabulary, [fmt, single_answer_format(fmt)])
     stats: dict[str, Any] = {"confidence": warm.confidence, "num_examples": len(examples)}
     pairs_path = state / PAIRS_FILE
     checkpoint = state / CHECKPOINT_FILE

@@ -51,10 +51,10 @@ LEVERS: dict[str, dict[str, Any]] = {
     "t1": {"grpo_steps": 288, "grpo_lr": 1.0e-3, "temperature": 1.0},
     "lr1e-4": {"grpo_steps": 288, "grpo_lr": 1.0e-4},
     "lr2e-4": {"grpo_steps": 144, "grpo_lr": 2.0e-4},
-    "t1_144": {"grpo_steps": 144, "temperature": 1.0},
-    "t1.3_144": {"grpo_steps": 144, "temperature": 1.3},
-    "t1.3_288": {"grpo_steps": 288, "temperature": 1.3},
-    "t1.6_288": {"grpo_steps": 288, "temperature": 1.6},
+    "t1_144": {"grpo_steps": 144, "grpo_temperature": 1.0},
+    "t1.3_144": {"grpo_steps": 144, "grpo_temperature": 1.3},
+    "t1.3_288": {"grpo_steps": 288, "grpo_temperature": 1.3},
+    "t1.6_288": {"grpo_steps": 288, "grpo_temperature": 1.6},
 }
 RUNS = {
     "rlvr": DemoRun("rlvr"),

@@ -97,7 +97,7 @@ def run_config(
         "learning_rate": profile.grpo_lr,
         "per_device_train_batch_size": profile.prompts_per_step * profile.num_generations,
         "num_generations": profile.num_generations,
-        "temperature": profile.temperature,
+        "temperature": profile.temperature if profile.grpo_temperature is None else profile.grpo_temperature,
         "max_completion_length": profile.max_completion_length,
         "logging_steps": max(1, profile.grpo_steps // 20),
         "disable_tqdm": True,

@@ -80,6 +80,10 @@ class DemoProfile:
     grpo_steps, grpo_lr, prompts_per_step, num_generations, temperature, max_completion_length: GRPO,
         the same step budget for every method. lr 1e-3 briefly broke the format of the no-confidence
         formats (about 11% parse failures), 2e-3 broke it; 5e-4 kept it.
+    grpo_temperature: GRPO's sampling temperature (None: `temperature`, the evaluation's). The warm
+        starts are nearly deterministic at 0.7 (token entropy 0.07-0.15; 37-70% of GRPO groups had
+        identical rewards, hence no gradient); 1.3 measured the first RL gain above the warm start
+        (docs/demo.md).
     reward_mode: `label` (one sampled diagnosis per case, as with real data) or `expected` (noise-free
         rewards from the simulator's exact posterior, same optimum: oracle-assisted). Oracle-assisted
         runs (`DemoRun.oracle_assisted`) always use `expected` and a posterior warm start.
@@ -116,6 +120,7 @@ class DemoProfile:
     prompts_per_step: int = 8
     num_generations: int = 8
     temperature: float = 0.7
+    grpo_temperature: float | None = None
     max_completion_length: int = 64
     token_beta: float = 0.1
     grpo_beta: float = 0.1

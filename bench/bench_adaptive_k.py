@@ -10,7 +10,7 @@ coverage - lambda n. Beside them: the oracle's optimal sets for the same lambda 
 and the paired bootstrap interval of RL minus warm start on the value. Writes `adaptive_k.json` and
 `adaptive_k.png` (coverage against mean set size) into `--out`, and prints the table.
 
-    python bench/bench_adaptive_k.py [--costs 0.1 0.25] [--out DIR] [--workers 2] [--steps 72]
+    python bench/bench_adaptive_k.py [--costs 0.1 0.25] [--out DIR] [--steps N] [--grpo-temperature T]
 
 Finished warm starts and runs in `--out` are reused. Goal (issue 15): mean set size and coverage within
 10% of the oracle's for at least two values of lambda.
@@ -35,8 +35,14 @@ RUN = DemoRun("multi_rlvr")
 GOAL_RATIO = 0.10
 
 
-def adaptive_config(out: Path, cost: float, steps: int = 72) -> Any:
-    """The demo's Multi-RLVR run config with the "up to K" format and the per-answer cost."""
+def adaptive_config(
+    out: Path, cost: float, steps: int | None = None, temperature: float | None = None
+) -> Any:
+    """The demo's Multi-RLVR run config with the "up to K" format and the per-answer cost (GRPO steps
+    and sampling temperature: the default profile's unless given)."""
+    profile = get_profile("default")
+    steps = profile.grpo_steps if steps is None else steps
+    temperature = profile.grpo_temperature if temperature is None else temperature
     warm_dir = out / "warmstart" / f"adaptive-{cost:g}"
     extra = (
         f"warmstart.output_dir='{warm_dir}'",
@@ -46,17 +52,18 @@ def adaptive_config(out: Path, cost: float, steps: int = 72) -> Any:
         f"output.dir='{out / 'train' / f'adaptive-{cost:g}'}'",
         f"trl.max_steps={steps}",
         f"output.save_steps={steps}",
+        f"trl.temperature={temperature}",
     )
     return run_config(get_profile("default"), RUN, out, None, None, extra)
 
 
-def warmstart_and_train(out: Path, cost: float, steps: int) -> float:
+def warmstart_and_train(out: Path, cost: float, steps: int | None, temperature: float | None) -> float:
     """The warm start (unless finished), then the GRPO run (unless finished); returns GRPO seconds."""
     from beyondmode.atomic_write import write_json_atomic
     from beyondmode.train.grpo import train_grpo
     from beyondmode.train.warmstart import run_warmstart
 
-    config = adaptive_config(out, cost, steps)
+    config = adaptive_config(out, cost, steps, temperature)
     if not (Path(config.warmstart.output_dir) / "config.json").is_file():
         run_warmstart(config)
     final = Path(config.output.dir) / "final"
@@ -134,7 +141,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("/tmp/bench_adaptive_k"))
     parser.add_argument("--samples", type=int, default=4, help="generations per held-out case")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--steps", type=int, default=72, help="GRPO steps (the demo's: 72)")
+    parser.add_argument("--steps", type=int, default=None, help="GRPO steps (default: the demo's)")
+    parser.add_argument("--grpo-temperature", type=float, default=None, help="default: the demo's")
     args = parser.parse_args()
     out = args.out.resolve()
     costs = list(args.costs)
@@ -143,7 +151,10 @@ def main() -> None:
     with ProcessPoolExecutor(
         args.workers, mp_context=context, initializer=_init_worker, initargs=(1,)
     ) as pool:
-        train_s = list(pool.map(warmstart_and_train, [out] * len(costs), costs, [args.steps] * len(costs)))
+        n = len(costs)
+        train_s = list(
+            pool.map(warmstart_and_train, [out] * n, costs, [args.steps] * n, [args.grpo_temperature] * n)
+        )
         warm_models = [out / "warmstart" / f"adaptive-{c:g}" for c in costs]
         rl_models = [out / "train" / f"adaptive-{c:g}" / "final" for c in costs]
         texts = list(pool.map(generate, [*warm_models, *rl_models], [args.samples] * (2 * len(costs))))
@@ -151,7 +162,7 @@ def main() -> None:
 
     rows: list[dict[str, Any]] = []
     print(
-        f"bench_adaptive_k: {len(texts[0])} held-out cases x {args.samples} samples, {args.steps} GRPO steps; "
+        f"bench_adaptive_k: {len(texts[0])} held-out cases x {args.samples} samples; "
         "lambda, model: mean set size, coverage, value (coverage - lambda size), format rate"
     )
     within = 0

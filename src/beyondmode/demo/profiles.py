@@ -82,8 +82,8 @@ class DemoProfile:
         formats (about 11% parse failures), 2e-3 broke it; 5e-4 kept it.
     grpo_temperature: GRPO's sampling temperature (None: `temperature`, the evaluation's). The warm
         starts are nearly deterministic at 0.7 (token entropy 0.07-0.15; 37-70% of GRPO groups had
-        identical rewards, hence no gradient); 1.3 measured the first RL gain above the warm start
-        (docs/demo.md).
+        identical rewards, hence no gradient); 1.3 with 288 steps measured the first RL gains above the
+        warm start (docs/demo.md), so it is the default.
     reward_mode: `label` (one sampled diagnosis per case, as with real data) or `expected` (noise-free
         rewards from the simulator's exact posterior, same optimum: oracle-assisted). Oracle-assisted
         runs (`DemoRun.oracle_assisted`) always use `expected` and a posterior warm start.
@@ -114,13 +114,13 @@ class DemoProfile:
     warmstart_base_steps: int = 400
     warmstart_samples: int = 10
     warmstart_examples: int | None = None
-    grpo_steps: int = 72
+    grpo_steps: int = 288
     grpo_lr: float = 5.0e-4
     reward_mode: str = "label"
     prompts_per_step: int = 8
     num_generations: int = 8
     temperature: float = 0.7
-    grpo_temperature: float | None = None
+    grpo_temperature: float | None = 1.3
     max_completion_length: int = 64
     token_beta: float = 0.1
     grpo_beta: float = 0.1

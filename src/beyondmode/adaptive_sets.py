@@ -110,6 +110,6 @@ def oracle_outcome(
     chosen = optimal_answer_set(posterior, cost, max_candidates)
     if len(chosen) < fewest:
         ranked = sorted(posterior.items(), key=lambda item: -item[1])
-        chosen = ranked[: max(fewest, len(chosen))]
+        chosen = ranked[:fewest]
     coverage = round(min(1.0, sum(p for _, p in chosen)), 12)
     return SetOutcome(len(chosen), coverage, round(coverage - cost * len(chosen), 12))

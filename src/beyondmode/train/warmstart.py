@@ -214,6 +214,7 @@ def self_consistency_pairs(
     # padding: the model's own answers to other prompts (plain), else the task's answer pool (tiny)
     pool = model_answer_pool(counts_per_example) if plain else answer_pool(singles)
     rng = random.Random(config.seed)
+    threshold = listing_threshold(config)
     by_id = {example.id: example for example in examples}
     pairs: list[tuple[Any, str]] = []
     dropped = 0
@@ -223,7 +224,7 @@ def self_consistency_pairs(
             dropped += 1
             continue
         think = think_for(example) if plain else think_text(example)
-        completion = frequency_completion(counts, fmt, think, pool, rng, listing_threshold(config))
+        completion = frequency_completion(counts, fmt, think, pool, rng, threshold)
         pairs.append((example_row(example, tokenizer)["prompt"], completion))
     stats.update(
         sample_parse_rate=sum(sum(c.values()) for c in counts_per_example)

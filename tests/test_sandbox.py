@@ -7,6 +7,7 @@ no process of the sandbox is left and its temporary folder is gone.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -460,6 +461,25 @@ def test_fork_server_recovers_from_a_dead_server(tmp_path: Path) -> None:
         assert result.passed and not result.infrastructure_failure
         assert sandbox.run(F_OK, TESTS).passed
     assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("mode", MODES[2:], ids=["plain-forkserver", "bwrap-forkserver"])
+def test_fork_servers_outlive_the_threads_that_asked_for_them(
+    mode: tuple[str, bool], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """bwrap --die-with-parent kills a server when the THREAD that started it exits; `run_many`'s pool
+    threads end with each call, so every batch found dead servers, failed a request and respawned them."""
+    requested, _ = mode
+    jobs = [(F_OK, TESTS)] * 4
+    with Sandbox(LIMITS, requested_mode=requested, tmp_root=str(tmp_path), fork_server=True) as sandbox:
+        for _ in range(3):
+            assert all(r.passed for r in sandbox.run_many(jobs))
+            caller = threading.Thread(target=lambda: sandbox.run(F_OK, TESTS))
+            caller.start()
+            caller.join()
+        assert sandbox._servers is not None
+        assert sandbox._servers.started == 2, "servers were started again: the old ones died"
+    assert "fork server" not in caplog.text
 
 
 SYSTEM_PYTHON = "/usr/bin/python3"

@@ -18,6 +18,7 @@ import signal
 import subprocess
 import tempfile
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from beyondmode.sandbox._harness import remove_tree
@@ -91,7 +92,13 @@ class ForkServer:
 
 
 class ForkServerPool:
-    """Servers handed out one per running job (at most one per concurrent caller), created on demand."""
+    """Servers handed out one per running job (at most one per concurrent caller), created on demand.
+
+    Every server is started from the pool's own long-lived thread: bubblewrap's `--die-with-parent`
+    (PR_SET_PDEATHSIG) kills a child when the THREAD that started it exits, so a server started from a
+    caller's short-lived thread (`Sandbox.run_many`'s pool, a reward server's request thread) died with
+    it, and the next job on it failed and started another.
+    """
 
     def __init__(self, isolation: Isolation, harness: str, tmp_root: str | None, disk_bytes: int) -> None:
         self._isolation = isolation
@@ -101,15 +108,30 @@ class ForkServerPool:
         self._idle: queue.SimpleQueue[ForkServer] = queue.SimpleQueue()
         self._all: list[ForkServer] = []
         self._lock = threading.Lock()
+        self._starter: ThreadPoolExecutor | None = None
         self.closed_cpu_s = 0.0
+        self.started = 0
+        """How many servers this pool has started (a dead one is replaced by a new one)."""
+
+    def _start(self) -> ForkServer:
+        with self._lock:
+            if self._starter is None:
+                self._starter = ThreadPoolExecutor(
+                    max_workers=1, thread_name_prefix="beyondmode-fork-servers"
+                )
+            starter = self._starter
+        return starter.submit(
+            ForkServer, self._isolation, self._harness, self._tmp_root, self._disk_bytes
+        ).result()
 
     def request(self, job: dict[str, Any], timeout_s: float) -> dict[str, Any] | None:
         try:
             server = self._idle.get_nowait()
         except queue.Empty:
-            server = ForkServer(self._isolation, self._harness, self._tmp_root, self._disk_bytes)
+            server = self._start()
             with self._lock:
                 self._all.append(server)
+                self.started += 1
         answer = server.request(job, timeout_s)
         if answer is None:
             server.close()
@@ -134,7 +156,10 @@ class ForkServerPool:
     def close(self) -> None:
         with self._lock:
             servers, self._all = self._all, []
+            starter, self._starter = self._starter, None
             self.closed_cpu_s += sum(server.cpu_s for server in servers)
         for server in servers:
             server.close()
         self._idle = queue.SimpleQueue()
+        if starter is not None:
+            starter.shutdown(wait=False)

@@ -141,3 +141,40 @@ def test_warmstart_examples_limit_only_the_warm_start(tmp_path: Path) -> None:
     assert config.task.max_examples == profile.num_train  # GRPO sees every training case
     with pytest.raises(ValueError, match="warmstart_examples"):
         warmstart_config(replace(profile, warmstart_examples=10**6), config)
+
+
+@pytest.fixture(scope="module")
+def code_sim_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    profile = get_profile("quick", task="code_sim", workers=1)
+    return run_demo(profile, tmp_path_factory.mktemp("demo_code_sim"), run_name="code_sim").run_dir
+
+
+def test_code_sim_demo_reports_each_run_beside_its_warm_start_and_best_of_k(code_sim_run: Path) -> None:
+    """`beyondmode demo --task code_sim`: RLVR, Multi-RLVR, Multi-RLCR, every program run in the sandbox."""
+    summary = json.loads((code_sim_run / "demo_summary.json").read_text())
+    profile = get_profile("quick", task="code_sim")
+    assert summary["task"] == "code_sim"
+    assert [run.name for run in profile.runs] == ["rlvr-s0", "multi_rlvr-k3-s0", "multi_rlcr-k3-s0"]
+    assert summary["oracle"]["recall@3"] > summary["oracle"]["top1"] > 0
+    for run in profile.runs:
+        metrics = {row["metric"]: row for row in summary["rl_gain"] if row["run"] == run.name}
+        assert {"expected_recall@3", "coverage@3", "recall@3", "distinct@6", "top1"} <= set(metrics)
+        assert all(row["task"] == "code_sim" for row in metrics.values())
+        assert metrics["expected_recall@3"]["oracle"] == pytest.approx(summary["oracle"]["expected_recall@3"])
+    versus = {(row["run"], row["metric"]) for row in summary["versus_best_of_k"]}
+    assert versus == {(run, metric) for run in ("multi_rlvr-k3-s0", "multi_rlcr-k3-s0") for metric in
+                      ("recall@3", "expected_recall@3")}  # fmt: skip
+    # the warm start learned from one passing program per case (the reference), never the posterior
+    pairs = (code_sim_run / "warmstart" / "k1-noconf-s0" / "pairs.jsonl").read_text().splitlines()[1:]
+    assert all("def f ( x ) : return" in json.loads(line)["completion"] for line in pairs)
+    html = (code_sim_run / "report.html").read_text()
+    assert "program-synthesis" in html and "One K=3 generation against RLVR best-of-3" in html
+
+
+def test_demo_task_choices_are_checked() -> None:
+    with pytest.raises(ValueError, match="code_sim"):
+        get_profile("quick", task="mbpp")
+    assert (
+        get_profile("default", task="code_sim").max_completion_length
+        > get_profile("default").max_completion_length
+    )

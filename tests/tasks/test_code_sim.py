@@ -161,9 +161,44 @@ def test_compact_prompt_uses_only_grammar_tokens_and_numbers() -> None:
     assert words - set(example.metadata["vocabulary"]) <= {"=", ";"} | {str(v) for v in range(-50, 200)}
 
 
+def test_held_out_cases_exclude_every_training_prompt_and_stay_deterministic() -> None:
+    def visible(example) -> frozenset:
+        return frozenset(example.prompt[1]["content"].split(" ; "))
+
+    train = list(CodeSimTask(num_examples=300, seed=0, prompt_style="compact").examples(FORMAT))
+    options = {"num_examples": 200, "seed": 7, "prompt_style": "compact"}
+    plain = list(CodeSimTask(**options).examples(FORMAT))
+    assert {visible(e) for e in plain} & {visible(e) for e in train}  # overlap exists without exclusion
+    held = list(CodeSimTask(**options, exclude_seed=0, exclude_examples=300).examples(FORMAT))
+    assert len(held) == 200 and not {visible(e) for e in held} & {visible(e) for e in train}
+    assert held == list(CodeSimTask(**options, exclude_seed=0, exclude_examples=300).examples(FORMAT))
+    kept = {e.id for e in held}
+    assert [e for e in plain if e.id in kept] == [e for e in held if e.id in {p.id for p in plain}]
+    with pytest.raises(ValueError, match="exclude_examples"):
+        list(CodeSimTask(num_examples=5, num_visible=0, exclude_seed=0, exclude_examples=1).examples(FORMAT))
+
+
+def test_warm_start_answers_are_reference_programs_never_the_posterior() -> None:
+    """What real data gives: one program per case that passes its tests; fillers are other cases' programs."""
+    import random
+
+    from beyondmode.train.warmstart import answer_pool
+    from beyondmode.train.warmstart_data import base_distribution, warmstart_completion
+
+    examples = list(CodeSimTask(num_examples=40, seed=3).examples(FORMAT))
+    pool = answer_pool(examples)
+    assert set(pool) == {e.metadata["program"] for e in examples}
+    single = AnswerFormat(num_candidates=1, with_confidence=False)
+    for example in examples:
+        assert base_distribution(example) == {example.metadata["program"]: 1.0}
+        completion = warmstart_completion(example, single, random.Random(0), pool=pool)
+        assert single.parse(completion).candidates[0].text == example.metadata["program"]
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [
+        ({"exclude_examples": -1}, "exclude_examples"),
         ({"num_tests": 11}, "num_tests"),
         ({"num_visible": 7}, "num_visible"),
         ({"prior": "flat"}, "prior"),

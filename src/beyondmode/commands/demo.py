@@ -1,16 +1,18 @@
-"""`beyondmode demo`: train the four methods on the diagnosis simulator with a tiny model, evaluate them
-against best-of-k and the Bayes-optimal oracle, and write the report."""
+"""`beyondmode demo`: train the four methods on the diagnosis simulator (or, `--task code_sim`, three on
+the program-synthesis simulator) with a tiny model, evaluate them against best-of-k and the Bayes-optimal
+oracle, and write the report."""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import time
 from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from beyondmode.demo.profiles import PROFILES, get_profile
+from beyondmode.demo.profiles import PROFILES, TASKS, get_profile
 
 logger = logging.getLogger(__name__)
 
@@ -23,10 +25,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "Builds the diagnosis simulator (exact posterior), trains a tiny model with rlvr, rlcr, "
             "multi_rlvr and multi_rlcr (plus multi_rlcr with per-token confidence credit), evaluates them "
             "on held-out cases against best-of-k sampling and the Bayes-optimal answer set, and writes "
-            "runs/demo-<timestamp>/report.html (+ report.md, plots/, demo_summary.json)."
+            "runs/demo-<timestamp>/report.html (+ report.md, plots/, demo_summary.json). --task code_sim does "
+            "the same on program synthesis from input/output examples, every program run in the sandbox."
         ),
     )
     parser.add_argument("--profile", choices=sorted(PROFILES), default="default", help="quick: smoke run")
+    parser.add_argument(
+        "--task",
+        choices=TASKS,
+        default="ddx_sim",
+        help="ddx_sim: diagnosis (the five runs); code_sim: program synthesis from examples, graded in the "
+        "sandbox (RLVR, Multi-RLVR, Multi-RLCR), into runs/demo-code_sim-<timestamp>/",
+    )
     parser.add_argument("--out", type=Path, default=Path("runs"), help="folder for runs/demo-<timestamp>/")
     parser.add_argument(
         "--kb", help="a DDXPlus release folder (release_evidences.json, ...) instead of the embedded KB"
@@ -42,10 +52,14 @@ def run(args: argparse.Namespace) -> int:
         raise FileNotFoundError(
             "--kb and --stats go together: the DDXPlus knowledge base needs its probability table"
         )
+    if args.kb and args.task != "ddx_sim":
+        raise ValueError(
+            "--kb and --stats are ddx_sim's knowledge base: they do not apply to --task code_sim"
+        )
     for path in (args.kb, args.stats):
         if path and not Path(path).exists():
             raise FileNotFoundError(f"not found: {path}")
-    profile = get_profile(args.profile)
+    profile = get_profile(args.profile, task=args.task)
     total = len(profile.runs) * 2 + len({run.warmstart_key for run in profile.runs}) + 1
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"))
     with Progress(*columns, TimeElapsedColumn(), transient=False) as progress:
@@ -56,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
                 progress.advance(bar)
             progress.update(bar, description=f"demo ({profile.name}): {text}")
 
-        result = run_demo(profile, args.out, kb=args.kb, stats=args.stats, stage=stage)
+        run_name = f"demo-{args.task}-{time.strftime('%Y%m%d-%H%M%S')}" if args.task != "ddx_sim" else None
+        result = run_demo(profile, args.out, kb=args.kb, stats=args.stats, stage=stage, run_name=run_name)
         progress.update(bar, completed=total, description=f"demo ({profile.name}): done")
     console = Console()
     for paragraph in _summary_lines(result.summary):

@@ -60,15 +60,14 @@ class Job:
 def task_options(
     profile: DemoProfile, seed: int, num_examples: int, kb: str | None, stats: str | None
 ) -> dict:
-    """ddx_sim options: compact prompts (the tiny model pays for every prompt token)."""
-    options: dict[str, Any] = {
-        "num_examples": num_examples,
-        "seed": seed,
-        "num_findings": profile.num_findings,
-        "prompt_style": "compact",
-    }
-    if kb:
-        options.update(kb=kb, ddxplus_stats=stats)
+    """The task's options: compact prompts (the tiny model pays for every prompt token); for ddx_sim the
+    findings revealed and the knowledge base; then `profile.task_options`."""
+    options: dict[str, Any] = {"num_examples": num_examples, "seed": seed, "prompt_style": "compact"}
+    if profile.task == "ddx_sim":
+        options["num_findings"] = profile.num_findings
+        if kb:
+            options.update(kb=kb, ddxplus_stats=stats)
+    options.update(profile.task_options)
     return options
 
 
@@ -106,7 +105,7 @@ def run_config(
     }
     oracle = run.oracle_assisted
     overrides = {
-        "task.name": "ddx_sim",
+        "task.name": profile.task,
         "task.max_examples": profile.num_train,
         "method.method": run.method,
         "method.num_candidates": run.num_candidates,
@@ -327,6 +326,6 @@ def _evaluate(
 
     started = time.perf_counter()
     backend = TransformersBackend.from_pretrained(model_dir, device="cpu", batch_size=profile.eval_batch)
-    task = get_task("ddx_sim", **eval_task_options(profile, kb, stats))
+    task = get_task(profile.task, **eval_task_options(profile, kb, stats))
     run_evaluation(task, backend, eval_settings(profile, run), eval_dir, model=str(model_dir))
     return time.perf_counter() - started

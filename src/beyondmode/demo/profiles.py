@@ -57,10 +57,22 @@ def standard_runs(seeds: tuple[int, ...], replicate_seeds: tuple[int, ...] = ())
     return tuple(runs)
 
 
+def code_sim_runs(seeds: tuple[int, ...]) -> tuple[DemoRun, ...]:
+    """code_sim's runs (issue: the paper's coding finding in miniature): RLVR (best-of-k, greedy),
+    Multi-RLVR and Multi-RLCR for each seed of `seeds`."""
+    return tuple(
+        run
+        for seed in seeds
+        for run in (DemoRun("rlvr", seed), DemoRun("multi_rlvr", seed), DemoRun("multi_rlcr", seed))
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class DemoProfile:
     """Every knob of the demo. Fields:
 
+    task: the simulator, `ddx_sim` (diagnosis) or `code_sim` (program synthesis from examples, graded
+        in the sandbox); task_options: more options of it (`{"num_visible": 4}`), over the demo's.
     num_train / num_eval: simulated cases for training and for the held-out evaluation (other seed).
     num_findings: revealed findings per case (1-3: the answer is genuinely uncertain).
     hidden_size, num_layers, num_heads, intermediate_size: the tiny Llama's size.
@@ -99,6 +111,8 @@ class DemoProfile:
 
     name: str
     runs: tuple[DemoRun, ...]
+    task: str = "ddx_sim"
+    task_options: dict[str, Any] = field(default_factory=dict)
     num_train: int = 2000
     num_eval: int = 500
     num_findings: str = "1-3"
@@ -164,11 +178,26 @@ PROFILES: dict[str, DemoProfile] = {
 }
 
 
-def get_profile(name: str, **overrides: object) -> DemoProfile:
-    """A named profile with fields replaced; unknown names and fields are errors naming the choices."""
+TASKS = ("ddx_sim", "code_sim")
+
+CODE_SIM_FIELDS: dict[str, dict[str, Any]] = {
+    "quick": {"runs": code_sim_runs((0,)), "max_completion_length": 96},
+    "default": {"runs": code_sim_runs((0,)), "max_completion_length": 96},
+    "full": {"runs": code_sim_runs((0, 1, 2)), "max_completion_length": 96},
+}
+"""What a profile changes for code_sim: its three runs, and room for K programs in a completion."""
+
+
+def get_profile(name: str, task: str = "ddx_sim", **overrides: object) -> DemoProfile:
+    """A named profile for `task` with fields replaced; unknown names, tasks and fields are errors
+    naming the choices."""
     if name not in PROFILES:
         raise ValueError(f"unknown demo profile {name!r}; choose one of {sorted(PROFILES)}")
+    if task not in TASKS:
+        raise ValueError(f"unknown demo task {task!r}; choose one of {list(TASKS)}")
     profile = PROFILES[name]
+    if task == "code_sim":
+        profile = replace(profile, task=task, **CODE_SIM_FIELDS[name])
     unknown = sorted(set(overrides) - set(DemoProfile.__dataclass_fields__))
     if unknown:
         raise ValueError(

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from beyondmode.demo.profiles import DemoProfile, DemoRun
-from beyondmode.evaluate.paired import load_method_generations, paired_from_generations
+from beyondmode.evaluate.paired import load_method_generations, paired_difference, paired_from_generations
 
 ORACLE = "oracle"
 NO_CEILING = ("distinct@", "tokens_per_example")
@@ -70,3 +70,33 @@ def rl_gain_rows(
 
 def _number(value: float) -> float | None:
     return None if math.isnan(value) else float(value)
+
+
+VERSUS_METRICS = ("recall@3", "expected_recall@3")
+
+
+def versus_best_of_k_rows(
+    run: DemoRun, rl_dir: Path, best_of_k_dir: Path, *, seed: int = 0
+) -> list[dict[str, Any]]:
+    """One K-candidate generation of a multi run against RLVR's best-of-k samples on the same held-out
+    cases (`demo_summary.json` key `versus_best_of_k`): `delta` = multi - best-of-k, paired 95% interval.
+
+    With one truth per case (code_sim, ddx_sim's default gold) recall@3 is coverage@3: some of the 3
+    answers is correct.
+    """
+    rows = []
+    for metric in VERSUS_METRICS:
+        gain = paired_difference(best_of_k_dir, "best_of_k", rl_dir, "multi_answer", metric, seed=seed)
+        rows.append(
+            {
+                "run": run.name,
+                "metric": metric,
+                "best_of_k": _number(gain.before),
+                "multi_answer": _number(gain.after),
+                "delta": _number(gain.delta),
+                "ci_low": _number(gain.ci_low),
+                "ci_high": _number(gain.ci_high),
+                "num_examples": gain.num_examples,
+            }
+        )
+    return rows

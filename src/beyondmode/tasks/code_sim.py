@@ -31,6 +31,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from itertools import count as count_from
+from itertools import islice
 from typing import ClassVar
 
 import numpy as np
@@ -44,6 +46,8 @@ logger = logging.getLogger(__name__)
 
 PROMPT_STYLES = ("full", "compact")
 PRIORS = ("functions", "programs")
+_MAX_DRAWS_PER_EXAMPLE = 20
+"""Held-out cases give up after this many draws per example (every prompt excluded)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +108,9 @@ class CodeSimTask:
     "programs": every syntax tree, P proportional to size_decay^size); `num_tests` hidden inputs per case,
     the first `num_visible` shown; `prompt_style` ("full": English instructions; "compact": a one-line
     system prompt and `f ( 3 ) = 4 ; ...`, for tiny models). The first n examples are the same whatever
-    `num_examples`.
+    `num_examples`. `exclude_seed` / `exclude_examples`: skip every case whose visible examples (as a set,
+    hence its prompt up to order) equal those of one of the first `exclude_examples` cases of seed
+    `exclude_seed` (held-out cases disjoint from the training prompts).
     """
 
     num_examples: int = 1000
@@ -118,6 +124,8 @@ class CodeSimTask:
     num_tests: int = 6
     num_visible: int = 3
     prompt_style: str = "full"
+    exclude_seed: int | None = None
+    exclude_examples: int = 0
 
     name: ClassVar[str] = "code_sim"
     grader: ClassVar[str] = "code"
@@ -138,6 +146,8 @@ class CodeSimTask:
             )
         if not 0 <= self.num_visible <= self.num_tests:
             raise ValueError(f"code_sim option num_visible must be in 0..num_tests, got {self.num_visible}")
+        if self.exclude_examples < 0:
+            raise ValueError(f"code_sim option exclude_examples must be >= 0, got {self.exclude_examples}")
         if self.prompt_style not in PROMPT_STYLES:
             raise ValueError(
                 f"code_sim option prompt_style must be one of {PROMPT_STYLES}, got {self.prompt_style!r}"
@@ -172,12 +182,43 @@ class CodeSimTask:
             system = compact_instructions(answer_format)
         else:
             system = answer_format.instructions(self.task_sentence)
-        rng = np.random.default_rng(self.seed)
-        for index in range(self.num_examples):
-            truth = int(rng.choice(space.num_classes, p=prior))
-            tests = rng.choice(len(domain), size=self.num_tests, replace=False)
+        excluded: set[frozenset[tuple[int, int]]] = set()
+        if self.exclude_seed is not None:
+            cases = self._cases(space, prior, self.exclude_seed)
+            excluded = {
+                self._visible(space, truth, tests) for _, truth, tests in islice(cases, self.exclude_examples)
+            }
+        limit = _MAX_DRAWS_PER_EXAMPLE * self.num_examples + 1000
+        count = 0
+        for index, truth, tests in self._cases(space, prior, self.seed):
+            if count == self.num_examples:
+                return
+            if index >= limit:
+                raise ValueError(
+                    f"code_sim: only {count} of num_examples={self.num_examples} cases have prompts outside "
+                    f"the {self.exclude_examples} excluded cases of seed {self.exclude_seed} after {index} "
+                    "draws: lower num_examples or exclude_examples, or show fewer examples (num_visible)"
+                )
+            if excluded and self._visible(space, truth, tests) in excluded:
+                continue
+            count += 1
             posterior = case_posterior(space, prior, tests, self.num_visible, truth)
             yield self._example(space, system, index, truth, [domain[t] for t in tests], posterior)
+
+    def _cases(
+        self, space: ProgramSpace, prior: np.ndarray, seed: int
+    ) -> Iterator[tuple[int, int, np.ndarray]]:
+        """(index, true domain class, hidden test inputs as domain indices) of every case of `seed`."""
+        rng = np.random.default_rng(seed)
+        domain_size = len(self.grammar.domain)
+        for index in count_from(0):
+            truth = int(rng.choice(space.num_classes, p=prior))
+            yield index, truth, rng.choice(domain_size, size=self.num_tests, replace=False)
+
+    def _visible(self, space: ProgramSpace, truth: int, tests: np.ndarray) -> frozenset[tuple[int, int]]:
+        """The visible examples of a case as a set of (input index, output): its prompt up to order."""
+        visible = tests[: self.num_visible]
+        return frozenset(zip(visible.tolist(), space.classes[truth, visible].tolist(), strict=True))
 
     def _example(
         self,
@@ -192,6 +233,7 @@ class CodeSimTask:
         visible = list(zip(inputs[: self.num_visible], outputs[: self.num_visible], strict=True))
         metadata = {
             "program": space.representative(truth),
+            "reference_answers": [space.representative(truth)],
             "size": int(space.first_size[truth]),
             "inputs": [list(point) for point in inputs],
             "outputs": list(outputs),

@@ -50,6 +50,7 @@ from beyondmode.train.sft import SFTSettings, sample_completions, sft
 from beyondmode.train.warmstart_data import (
     base_distribution,
     frequency_completion,
+    reference_answers,
     think_text,
     warmstart_completion,
 )
@@ -110,10 +111,14 @@ def sft_pairs(
 
 
 def answer_pool(examples: Sequence[Example]) -> list[str]:
-    """Every answer the examples name (gold answers and, where known, posterior keys): the fillers."""
+    """Every answer the examples name (gold answers and, where known, posterior keys): the fillers.
+    Examples with reference answers (code_sim) give only those: another case's program is a filler a user
+    has; the posterior's programs, fitted to this case, are not."""
     return list(
         dict.fromkeys(
-            answer for example in examples for answer in base_distribution(example, use_posterior=True)
+            answer
+            for example in examples
+            for answer in reference_answers(example) or base_distribution(example, use_posterior=True)
         )
     )
 

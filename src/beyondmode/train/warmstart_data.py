@@ -52,12 +52,24 @@ def think_text(example: Example) -> str:
 
 
 def base_distribution(example: Example, use_posterior: bool = False) -> dict[str, float]:
-    """The distribution answers are drawn from: uniform over the gold answers, or (`use_posterior`,
-    oracle-assisted) the exact posterior where the example has one."""
+    """The distribution answers are drawn from: uniform over the gold answers (over
+    `metadata["reference_answers"]` where the gold is a test rather than an answer: code_sim's one
+    program per case that passes its tests, as MBPP gives a reference solution), or (`use_posterior`,
+    oracle-assisted) the exact posterior where the example has one.
+
+    >>> base_distribution(Example("e", (), (("assert f(1) == 2",),), metadata={"reference_answers": ["f"]}))
+    {'f': 1.0}
+    """
     if use_posterior and example.posterior:
         return {answer: p for answer, p in example.posterior.items() if p > 0}
-    names = example.gold_names
+    names = reference_answers(example) or example.gold_names
     return {name: 1.0 / len(names) for name in names}
+
+
+def reference_answers(example: Example) -> list[str]:
+    """Answers known to satisfy the example's gold when the gold is a test (`metadata["reference_answers"]`),
+    else none."""
+    return [str(answer) for answer in example.metadata.get("reference_answers") or ()]
 
 
 def draw_without_replacement(distribution: Mapping[str, float], k: int, rng: random.Random) -> list[str]:

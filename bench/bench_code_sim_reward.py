@@ -34,13 +34,14 @@ def main() -> None:
     original = trl_rewards.ScoreCache.score_batch
 
     def timed(self, completions, gold, posterior=None):  # type: ignore[no-untyped-def]
-        started = time.perf_counter()
+        started, scored = time.perf_counter(), self.scored_batches
         try:
             return original(self, completions, gold, posterior)
         finally:
             spent["seconds"] += time.perf_counter() - started
-            spent["calls"] += 1
-            spent["programs"] += len(completions) * run.num_candidates
+            if self.scored_batches > scored:  # the other reward terms reuse the batch's scores
+                spent["calls"] += 1
+                spent["programs"] += len(completions) * run.num_candidates
 
     trl_rewards.ScoreCache.score_batch = timed  # type: ignore[method-assign]
     from beyondmode.train.grpo import train_grpo
@@ -57,7 +58,9 @@ def main() -> None:
         runtimes = [row["train_runtime"] for row in result.log_history if "train_runtime" in row]
         total = runtimes[-1] if runtimes else time.perf_counter() - started  # the training loop alone
     per_step, reward = total / args.steps, spent["seconds"] / args.steps
-    print(f"{spent['calls']} reward batches in {args.steps} steps")
+    print(
+        f"{spent['calls']} batches scored in {args.steps} steps (programs: completions x K, before memoisation)"
+    )
     print(
         f"code_sim reward share: {100 * reward / per_step:.0f}% of {per_step:.2f} s/step "
         f"(reward {reward:.2f} s/step, {spent['programs'] // max(1, args.steps)} programs/step)"

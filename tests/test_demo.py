@@ -164,9 +164,16 @@ def test_code_sim_demo_reports_each_run_beside_its_warm_start_and_best_of_k(code
     versus = {(row["run"], row["metric"]) for row in summary["versus_best_of_k"]}
     assert versus == {(run, metric) for run in ("multi_rlvr-k3-s0", "multi_rlcr-k3-s0") for metric in
                       ("recall@3", "expected_recall@3")}  # fmt: skip
-    # the warm start learned from one passing program per case (the reference), never the posterior
+    # the single-answer warm start learned each case's reference program (one that passes its tests)
+    from beyondmode.demo.pipeline import task_options
+    from beyondmode.formats import AnswerFormat
+    from beyondmode.tasks.registry import get_task
+
+    single = AnswerFormat(num_candidates=1, with_confidence=False)
+    cases = get_task("code_sim", **task_options(profile, 0, profile.num_train, None, None)).examples(single)
     pairs = (code_sim_run / "warmstart" / "k1-noconf-s0" / "pairs.jsonl").read_text().splitlines()[1:]
-    assert all("def f ( x ) : return" in json.loads(line)["completion"] for line in pairs)
+    answers = [single.parse(json.loads(line)["completion"]).candidates[0].text for line in pairs]
+    assert answers == [case.metadata["program"] for case in cases]
     html = (code_sim_run / "report.html").read_text()
     assert "program-synthesis" in html and "One K=3 generation against RLVR best-of-3" in html
 

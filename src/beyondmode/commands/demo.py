@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import time
 from pathlib import Path
 
 from rich.console import Console
@@ -70,8 +69,7 @@ def run(args: argparse.Namespace) -> int:
                 progress.advance(bar)
             progress.update(bar, description=f"demo ({profile.name}): {text}")
 
-        run_name = f"demo-{args.task}-{time.strftime('%Y%m%d-%H%M%S')}" if args.task != "ddx_sim" else None
-        result = run_demo(profile, args.out, kb=args.kb, stats=args.stats, stage=stage, run_name=run_name)
+        result = run_demo(profile, args.out, kb=args.kb, stats=args.stats, stage=stage)
         progress.update(bar, completed=total, description=f"demo ({profile.name}): done")
     console = Console()
     for paragraph in _summary_lines(result.summary):

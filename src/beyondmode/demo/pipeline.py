@@ -3,7 +3,7 @@
     result = run_demo(get_profile("quick"), Path("runs"))
     result.run_dir / "report.html", result.summary
 
-Every stage writes into `runs/demo-<timestamp>/`:
+Every stage writes into `runs/demo-<timestamp>/` (`runs/demo-code_sim-<timestamp>/` for code_sim):
 
     warmstart/<format>/     SFT warm start of each format (K, confidences), seed and variant
     train/<run>/            GRPO run (checkpoints, final/ model, run_info.json)
@@ -265,7 +265,8 @@ def run_demo(
 ) -> DemoResult:
     """Train and evaluate every run of `profile` (and its warm start), then write the report;
     `stage(text)` reports each job as it starts."""
-    run_dir = Path(out_root) / (run_name or f"demo-{time.strftime('%Y%m%d-%H%M%S')}")
+    task = "" if profile.task == "ddx_sim" else f"{profile.task}-"
+    run_dir = Path(out_root) / (run_name or f"demo-{task}{time.strftime('%Y%m%d-%H%M%S')}")
     run_dir.mkdir(parents=True, exist_ok=False)
     write_json_atomic(run_dir / "profile.json", asdict(profile))
     report = stage or (lambda text: logger.info("%s", text))

@@ -180,23 +180,13 @@ PROFILES: dict[str, DemoProfile] = {
 
 TASKS = ("ddx_sim", "code_sim")
 
-_CODE_SIM_GRAMMAR = {"max_size": 4, "num_visible": 2}
-_CODE_SIM_EVAL = {"num_eval": 200, "max_answers": 10, "recall_ks": (1, 3, 10), "grpo_steps": 96}
+_CODE_SIM_COMMON = {"max_completion_length": 96, "task_options": {"max_size": 4, "num_visible": 2}}
 CODE_SIM_FIELDS: dict[str, dict[str, Any]] = {
-    "quick": {"runs": code_sim_runs((0,)), "max_completion_length": 96, "task_options": _CODE_SIM_GRAMMAR},
-    "default": {
-        "runs": code_sim_runs((0,)),
-        "max_completion_length": 96,
-        "task_options": _CODE_SIM_GRAMMAR,
-        **_CODE_SIM_EVAL,
-    },
-    "full": {
-        "runs": code_sim_runs((0, 1, 2)),
-        "max_completion_length": 96,
-        "task_options": _CODE_SIM_GRAMMAR,
-        "grpo_steps": 288,
-    },
-}
+    "quick": {"runs": code_sim_runs((0,)), **_CODE_SIM_COMMON},
+    "default": {"runs": code_sim_runs((0,)), "num_eval": 200, "max_answers": 10, "recall_ks": (1, 3, 10),
+                "grpo_steps": 96, **_CODE_SIM_COMMON},
+    "full": {"runs": code_sim_runs((0, 1, 2)), "grpo_steps": 288, **_CODE_SIM_COMMON},
+}  # fmt: skip
 """What a profile changes for code_sim: its three runs, room for K programs in a completion, and a
 grammar the tiny model can partly learn (programs up to size 4, 2 of 6 examples shown: 151 behaviours;
 at size 5 and 3 shown its warm start passed 2.5% of cases). The default evaluates 200 cases with 10

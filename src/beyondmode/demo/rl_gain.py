@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from beyondmode.demo.profiles import DemoProfile, DemoRun
-from beyondmode.evaluate.paired import load_method_generations, paired_difference, paired_from_generations
+from beyondmode.evaluate.paired import load_method_generations, paired_from_generations
 
 ORACLE = "oracle"
 NO_CEILING = ("distinct@", "tokens_per_example")
@@ -84,9 +84,11 @@ def versus_best_of_k_rows(
     With one truth per case (code_sim, ddx_sim's default gold) recall@3 is coverage@3: some of the 3
     answers is correct.
     """
+    best_of_k = load_method_generations(best_of_k_dir, "best_of_k")
+    multi = load_method_generations(rl_dir, "multi_answer")
     rows = []
     for metric in VERSUS_METRICS:
-        gain = paired_difference(best_of_k_dir, "best_of_k", rl_dir, "multi_answer", metric, seed=seed)
+        gain = paired_from_generations(best_of_k, multi, metric, seed=seed)
         rows.append(
             {
                 "run": run.name,

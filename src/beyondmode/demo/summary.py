@@ -74,12 +74,13 @@ def demo_summary(
         if eval_dir.name in warm_evals
         for row in rl_gain_rows(profile, by_name[eval_dir.name], warm_evals[eval_dir.name], eval_dir)
     ]
-    rlvr_dir = next((d for d in eval_dirs if d.name.startswith("rlvr-")), None)
+    evaluated = [(by_name[d.name], d) for d in eval_dirs if d.name in by_name]
+    rlvr_dirs = {run.seed: d for run, d in evaluated if run.method == "rlvr"}  # the same seed's RLVR
     versus = [
         row
-        for eval_dir in eval_dirs
-        if rlvr_dir is not None and eval_dir.name in by_name and by_name[eval_dir.name].is_multi
-        for row in versus_best_of_k_rows(by_name[eval_dir.name], eval_dir, rlvr_dir)
+        for run, eval_dir in evaluated
+        if run.is_multi and run.seed in rlvr_dirs
+        for row in versus_best_of_k_rows(run, eval_dir, rlvr_dirs[run.seed])
     ]
     summary = {
         "profile": profile.name,

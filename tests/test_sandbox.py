@@ -639,6 +639,40 @@ def test_hostile_programs_do_not_change_an_honest_verdict(mode: tuple[str, bool]
     assert os.listdir(tmp_path) == []
 
 
+@pytest.mark.parametrize("mode", MODES[2:], ids=["plain-forkserver", "bwrap-forkserver"])
+def test_hostile_jobs_inside_one_batch_do_not_change_an_honest_verdict(
+    mode: tuple[str, bool], tmp_path: Path
+) -> None:
+    """`run_many` sends fork servers batches of jobs: an honest job after a hostile one IN THE SAME BATCH
+    gets its own verdict, a job that kills its server is retried and then `crashed` (an infrastructure
+    failure), and the jobs queued behind it in that batch still run, on a fresh server."""
+    requested, _ = mode
+    with Sandbox(
+        LIMITS, requested_mode=requested, tmp_root=str(tmp_path), fork_server=True, workers=1
+    ) as sandbox:
+        probe = sandbox.run(HONEST_OBSERVER + "print(SEEN)\n", TESTS)
+        tests = f"FIRST_SEEN = {probe.stdout.strip()}\n" + OBSERVER_TESTS
+        baseline = sandbox.run(HONEST_OBSERVER, tests)
+        assert baseline.passed, (baseline.verdict, baseline.detail, baseline.stderr)
+        jobs = [
+            job for _, program in HOSTILE_SEQUENCE for job in ((program, TESTS), (HONEST_OBSERVER, tests))
+        ]
+        results = sandbox.run_many(jobs)
+        assert sandbox._servers is not None
+        started = sandbox._servers.started
+    names = [name for name, _ in HOSTILE_SEQUENCE]
+    for name, honest in zip(names, results[1::2], strict=True):
+        assert (honest.verdict, honest.fingerprint) == (baseline.verdict, baseline.fingerprint), (
+            name,
+            honest.detail,
+            honest.stderr[-300:],
+        )
+    killer = results[2 * names.index("kills its fork server")]
+    assert killer.verdict is Verdict.CRASHED and killer.infrastructure_failure
+    assert started == 3, "one server, then one for each of the killer's two attempts"
+    assert os.listdir(tmp_path) == []
+
+
 # ---------------------------------------------------------------------- isolation beyond the audit hook
 UNAUDITED_WRITES = [  # none of these raises an audit event: only namespaces or permissions can stop them
     ("mknod", "import os\nos.mknod({path!r})\n"),

@@ -14,10 +14,13 @@ import logging
 import marshal
 import os
 import queue
+import select
 import signal
 import subprocess
 import tempfile
 import threading
+import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -41,31 +44,49 @@ class ForkServer:
         self._errors = tempfile.TemporaryFile(dir=tmp_root)  # noqa: SIM115 (closed in close())
         self.process = subprocess.Popen(
             isolation.command(harness, self.workdir, ("serve", isolation.mode.value), disk_bytes),
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._errors, cwd=self.workdir,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._errors, cwd=self.workdir, bufsize=0,
             env=isolation.environment(self.workdir), start_new_session=True, **switch_user_arguments(isolation),
         )  # fmt: skip
 
-    def request(self, job: dict[str, Any], timeout_s: float) -> dict[str, Any] | None:
-        """Send one job and read its answer; None when the server died or hung (it is then killed)."""
+    def request(self, jobs: Sequence[dict[str, Any]], timeout_s: float) -> list[dict[str, Any] | None]:
+        """Send a batch of jobs in one frame and read their answers, one frame each, as the server ends
+        them. From the first job the server does not answer within `timeout_s` + a grace period (it died
+        or hung: it is then killed), every answer is None, and the server is dead."""
         assert self.process.stdin is not None and self.process.stdout is not None
-        data = marshal.dumps(job)
-        watchdog = threading.Timer(timeout_s + _WATCHDOG_GRACE_S, self.kill)
-        watchdog.start()
+        answers: list[dict[str, Any] | None] = [None] * len(jobs)
+        data = marshal.dumps(list(jobs))
         try:
-            self.process.stdin.write(len(data).to_bytes(4, "little") + data)
-            self.process.stdin.flush()
-            header = self.process.stdout.read(4)
-            if len(header) < 4:
-                return None
-            body = self.process.stdout.read(int.from_bytes(header, "little"))
-            answer = marshal.loads(body)
-            self.cpu_s = answer.get("server_cpu_s", self.cpu_s)
-            return answer
-        except (OSError, EOFError, ValueError) as error:
+            frame = memoryview(len(data).to_bytes(4, "little") + data)
+            while frame:
+                frame = frame[self.process.stdin.write(frame) :]
+            for index in range(len(jobs)):
+                deadline = time.monotonic() + timeout_s + _WATCHDOG_GRACE_S
+                header = self._read(4, deadline)
+                body = self._read(int.from_bytes(header, "little"), deadline)
+                answer = marshal.loads(body)
+                self.cpu_s = answer.get("server_cpu_s", self.cpu_s)
+                answers[index] = answer
+        except (OSError, EOFError, ValueError, TimeoutError) as error:
             logger.warning("sandbox fork server failed: %s; %s", error, self._error_tail())
-            return None
-        finally:
-            watchdog.cancel()
+            self.kill()
+        return answers
+
+    def _read(self, size: int, deadline: float) -> bytes:
+        """Exactly `size` bytes of the server's answers; EOFError when it closed, TimeoutError at the
+        deadline (a select on the descriptor: no watchdog thread per request)."""
+        assert self.process.stdout is not None
+        fd = self.process.stdout.fileno()
+        chunks: list[bytes] = []
+        while size:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                raise TimeoutError("the fork server did not answer in time")
+            chunk = os.read(fd, size)
+            if not chunk:
+                raise EOFError("the fork server closed its output")
+            chunks.append(chunk)
+            size -= len(chunk)
+        return b"".join(chunks)
 
     def kill(self) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -124,7 +145,9 @@ class ForkServerPool:
             ForkServer, self._isolation, self._harness, self._tmp_root, self._disk_bytes
         ).result()
 
-    def request(self, job: dict[str, Any], timeout_s: float) -> dict[str, Any] | None:
+    def request(self, jobs: Sequence[dict[str, Any]], timeout_s: float) -> list[dict[str, Any] | None]:
+        """Run a batch of jobs on one idle server (started if there is none), in order. A None answer
+        means the server died or hung at that job (it is then closed); the jobs after it did not run."""
         try:
             server = self._idle.get_nowait()
         except queue.Empty:
@@ -132,15 +155,15 @@ class ForkServerPool:
             with self._lock:
                 self._all.append(server)
                 self.started += 1
-        answer = server.request(job, timeout_s)
-        if answer is None:
+        answers = server.request(jobs, timeout_s)
+        if answers and answers[-1] is None:
             server.close()
             with self._lock:
                 self._all.remove(server)
                 self.closed_cpu_s += server.cpu_s
         else:
             self._idle.put(server)
-        return answer
+        return answers
 
     @property
     def cpu_s(self) -> float:

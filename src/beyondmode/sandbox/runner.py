@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
 from importlib import resources
-from typing import IO
+from typing import IO, Any
 
 from beyondmode.sandbox._harness import disk_usage_exceeds, remove_tree
 from beyondmode.sandbox.fork_server import ForkServerPool
@@ -165,7 +165,16 @@ class Sandbox:
         return self.isolation.mode
 
     def run_many(self, jobs: Sequence[tuple[str, str]]) -> list[RunResult]:
-        """Run every (program, tests) pair; results in input order."""
+        """Run every (program, tests) pair; results in input order. With fork servers, jobs travel to
+        the servers in batches (one request and one answer frame per job instead of a round trip each)."""
+        if self._servers is not None:
+            batches = _batches(len(jobs), self.workers)
+            servers = self._servers
+            if len(batches) <= 1:
+                return [result for batch in batches for result in self._run_on_server(servers, jobs, batch)]
+            with ThreadPoolExecutor(max_workers=min(self.workers, len(batches))) as pool:
+                done = pool.map(lambda batch: self._run_on_server(servers, jobs, batch), batches)
+                return [result for results in done for result in results]
         if len(jobs) <= 1 or self.workers == 1:
             return [self.run(program, tests) for program, tests in jobs]
         with ThreadPoolExecutor(max_workers=min(self.workers, len(jobs))) as pool:
@@ -174,7 +183,7 @@ class Sandbox:
     def run(self, program: str, tests: str) -> RunResult:
         """Run `program`, then `tests` (which raise on failure), in a fresh sandboxed process."""
         if self._servers is not None:
-            return self._run_on_server(self._servers, program, tests)
+            return self._run_on_server(self._servers, [(program, tests)], range(1))[0]
         workdir = tempfile.mkdtemp(prefix="beyondmode-sandbox-", dir=self.tmp_root)
         try:
             if self.isolation.user is not None:
@@ -224,24 +233,48 @@ class Sandbox:
             verdict, detail, process.returncode, duration, _head(out, keep), _head(err, keep), fingerprint
         )
 
-    def _run_on_server(self, servers: ForkServerPool, program: str, tests: str) -> RunResult:
-        """One job on a fork server. A server that dies or hangs is an infrastructure failure, not the
-        program's verdict: the job is run again, from scratch, on a fresh server (a program that kills
+    def _run_on_server(
+        self, servers: ForkServerPool, jobs: Sequence[tuple[str, str]], indices: range
+    ) -> list[RunResult]:
+        """`jobs[i]` for i in `indices`, in one batch on a fork server. A server that dies or hangs is an
+        infrastructure failure, not the program's verdict: the job it was running is run again, from
+        scratch, on a fresh server, and so are the jobs after it, which never ran (a program that kills
         its own server every time ends `crashed`, with `infrastructure_failure` set)."""
-        for _attempt in range(1 + _SERVER_RETRIES):
-            nonce = secrets.token_hex(16)
-            job = {
-                "nonce": nonce, "program": program, "tests": tests, "limits": self.limits.as_payload(),
-                "timeout_s": self.limits.timeout_s, "output_bytes": self.limits.output_bytes,
-                "probes": self.limits.probes, "probe_budget_s": self.limits.probe_s,
-                "disk_bytes": self.limits.disk_mb << 20,
-            }  # fmt: skip
-            answer = servers.request(job, self.limits.timeout_s)
-            if answer is not None:
+        results: dict[int, RunResult] = {}
+        attempts = dict.fromkeys(indices, 0)
+        pending = list(indices)
+        while pending:
+            nonces = [secrets.token_hex(16) for _ in pending]
+            batch = [self._job(*jobs[index], nonce) for index, nonce in zip(pending, nonces, strict=True)]
+            answers = servers.request(batch, self.limits.timeout_s)
+            died_at = next(
+                (position for position, answer in enumerate(answers) if answer is None), len(batch)
+            )
+            for index, nonce, answer in zip(pending[:died_at], nonces, answers, strict=False):
+                results[index] = self._server_result(answer, nonce)
+            if died_at == len(batch):
                 break
-            logger.warning("sandbox fork server died during a job; running the job again on a fresh server")
-        else:
-            return RunResult(Verdict.CRASHED, "the fork server died", None, 0.0, "", "", None, True)
+            index = pending[died_at]
+            attempts[index] += 1
+            logger.warning("sandbox fork server died during a job; running it again on a fresh server")
+            if attempts[index] > _SERVER_RETRIES:
+                results[index] = RunResult(
+                    Verdict.CRASHED, "the fork server died", None, 0.0, "", "", None, True
+                )
+                died_at += 1
+            pending = pending[died_at:]
+        return [results[index] for index in indices]
+
+    def _job(self, program: str, tests: str, nonce: str) -> dict[str, object]:
+        return {
+            "nonce": nonce, "program": program, "tests": tests, "limits": self.limits.as_payload(),
+            "timeout_s": self.limits.timeout_s, "output_bytes": self.limits.output_bytes,
+            "probes": self.limits.probes, "probe_budget_s": self.limits.probe_s,
+            "disk_bytes": self.limits.disk_mb << 20,
+        }  # fmt: skip
+
+    @staticmethod
+    def _server_result(answer: dict[str, Any], nonce: str) -> RunResult:
         verdict, detail, fingerprint = _verdict(
             answer["timed_out"], answer["returncode"], answer["status"], nonce
         )
@@ -258,6 +291,21 @@ class Sandbox:
             False,
             answer.get("cpu_s"),
         )
+
+
+_BATCH_MAX = 16
+"""At most this many jobs per request to a fork server: large enough that the per-request round trip
+vanishes, small enough that one slow job does not hold a long queue behind it while other workers idle."""
+
+
+def _batches(count: int, workers: int) -> list[range]:
+    """Contiguous index ranges that spread `count` jobs over `workers`, about four batches per worker.
+
+    >>> _batches(10, 2)
+    [range(0, 2), range(2, 4), range(4, 6), range(6, 8), range(8, 10)]
+    """
+    size = max(1, min(_BATCH_MAX, -(-count // (4 * workers))))
+    return [range(start, min(start + size, count)) for start in range(0, count, size)]
 
 
 def _wait(process: subprocess.Popen[bytes], payload: bytes, timeout_s: float) -> bool:

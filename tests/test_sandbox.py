@@ -673,6 +673,15 @@ def test_hostile_jobs_inside_one_batch_do_not_change_an_honest_verdict(
     assert os.listdir(tmp_path) == []
 
 
+def test_a_batch_larger_than_a_pipe_reaches_the_server_whole(tmp_path: Path) -> None:
+    """One batch frame of about 600 KB (16 jobs of 40 KB programs, more than a pipe holds): written in
+    pieces as the server reads it, every job answered."""
+    padded = "# " + "x" * 40_000 + "\n" + F_OK
+    with Sandbox(LIMITS, tmp_root=str(tmp_path), fork_server=True, workers=1) as sandbox:
+        results = sandbox.run_many([(padded, TESTS)] * 64)
+    assert [result.verdict for result in results] == [Verdict.PASSED] * 64
+
+
 # ---------------------------------------------------------------------- isolation beyond the audit hook
 UNAUDITED_WRITES = [  # none of these raises an audit event: only namespaces or permissions can stop them
     ("mknod", "import os\nos.mknod({path!r})\n"),

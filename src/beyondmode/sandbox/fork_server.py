@@ -47,6 +47,8 @@ class ForkServer:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._errors, cwd=self.workdir, bufsize=0,
             env=isolation.environment(self.workdir), start_new_session=True, **switch_user_arguments(isolation),
         )  # fmt: skip
+        assert self.process.stdin is not None
+        os.set_blocking(self.process.stdin.fileno(), False)
 
     def request(self, jobs: Sequence[dict[str, Any]], timeout_s: float) -> list[dict[str, Any] | None]:
         """Send a batch of jobs in one frame and read their answers, one frame each, as the server ends
@@ -56,9 +58,9 @@ class ForkServer:
         answers: list[dict[str, Any] | None] = [None] * len(jobs)
         data = marshal.dumps(list(jobs))
         try:
-            frame = memoryview(len(data).to_bytes(4, "little") + data)
-            while frame:
-                frame = frame[self.process.stdin.write(frame) :]
+            self._write(
+                len(data).to_bytes(4, "little") + data, time.monotonic() + timeout_s + _WATCHDOG_GRACE_S
+            )
             for index in range(len(jobs)):
                 deadline = time.monotonic() + timeout_s + _WATCHDOG_GRACE_S
                 header = self._read(4, deadline)
@@ -70,6 +72,19 @@ class ForkServer:
             logger.warning("sandbox fork server failed: %s; %s", error, self._error_tail())
             self.kill()
         return answers
+
+    def _write(self, data: bytes, deadline: float) -> None:
+        """Write the whole frame; TimeoutError when the server stops reading before the deadline (the
+        descriptor is non-blocking, so a large batch cannot block on a server that hung)."""
+        assert self.process.stdin is not None
+        fd = self.process.stdin.fileno()
+        view = memoryview(data)
+        while view:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([], [fd], [], left)[1]:
+                raise TimeoutError("the fork server did not read its jobs in time")
+            with contextlib.suppress(BlockingIOError):
+                view = view[os.write(fd, view) :]
 
     def _read(self, size: int, deadline: float) -> bytes:
         """Exactly `size` bytes of the server's answers; EOFError when it closed, TimeoutError at the

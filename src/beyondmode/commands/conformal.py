@@ -27,7 +27,7 @@ def register(subparsers: Any) -> None:
         help="conformal answer sets (coverage >= 1 - alpha) from an evaluation run directory",
         description=(
             "Split-conformal set selection over an evaluation run's candidates: calibrate a confidence "
-            "threshold on a seeded calibration split, report coverage (95%% Wilson interval) and set sizes "
+            "threshold on a seeded calibration split, report coverage (95% Wilson interval) and set sizes "
             "on the test split, for every method (best-of-k by sample frequency, also at equal tokens)."
         ),
     )

@@ -18,6 +18,7 @@ from beyondmode.sandbox import (
     EXPOSE_PRAGMA,
     IsolationMode,
     Limits,
+    RunResult,
     Sandbox,
     Verdict,
     expose_line,
@@ -680,6 +681,79 @@ def test_a_batch_larger_than_a_pipe_reaches_the_server_whole(tmp_path: Path) -> 
     with Sandbox(LIMITS, tmp_root=str(tmp_path), fork_server=True, workers=1) as sandbox:
         results = sandbox.run_many([(padded, TESTS)] * 64)
     assert [result.verdict for result in results] == [Verdict.PASSED] * 64
+
+
+def _descendants(pid: int) -> list[int]:
+    """`pid` and every process below it (read from /proc/<pid>/task/*/children)."""
+    found, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        found.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*"):
+            try:
+                pending += [int(child) for child in (task / "children").read_text().split()]
+            except OSError:
+                continue
+    return found
+
+
+def _memory_holds(pid: int, needle: bytes) -> bool:
+    """True when a readable, writable mapping of process `pid` contains `needle` (needs ptrace rights)."""
+    try:
+        maps = Path(f"/proc/{pid}/maps").read_text().splitlines()
+        memory = open(f"/proc/{pid}/mem", "rb", buffering=0)  # noqa: SIM115
+    except OSError:
+        return False
+    with memory:
+        for line in maps:
+            span, permissions = line.split()[:2]
+            if not permissions.startswith("rw"):
+                continue
+            start, end = (int(value, 16) for value in span.split("-"))
+            try:
+                memory.seek(start)
+                if needle in memory.read(end - start):
+                    return True
+            except (OSError, OverflowError, ValueError):
+                continue
+    return False
+
+
+@needs_bwrap
+@pytest.mark.skipif(os.geteuid() != 0, reason="reading another process's memory needs root here")
+def test_a_job_never_holds_the_nonce_of_a_later_job(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The jobs of one `run_many` batch wait in the pipe, not in the server's memory, so a job (which is a
+    fork of the server) cannot find the nonce that would forge a later job's pass. Checked by reading the
+    memory of every process of the sandbox while the first job runs; its own nonce is found there (the
+    scan works), the next job's is not."""
+    sleeper = "import time\ntime.sleep(1.0)\n" + F_OK
+    with Sandbox(
+        LIMITS, requested_mode="bwrap", tmp_root=str(tmp_path), fork_server=True, workers=1
+    ) as sandbox:
+        assert sandbox.run(F_OK, TESTS).passed  # the server is up
+        assert sandbox._servers is not None
+        server = sandbox._servers._all[0]
+        nonces: list[str] = []
+        make_job = sandbox._job
+
+        def recording_job(program: str, tests: str, nonce: str) -> dict[str, object]:
+            nonces.append(nonce)
+            return make_job(program, tests, nonce)
+
+        monkeypatch.setattr(sandbox, "_job", recording_job)
+        results: list[RunResult] = []
+        batch = threading.Thread(
+            target=lambda: results.extend(sandbox.run_many([(sleeper, TESTS)] + [(F_OK, TESTS)] * 7))
+        )
+        batch.start()
+        time.sleep(0.4)  # the first job is sleeping; the second, of the same batch, is queued
+        processes = _descendants(server.process.pid)
+        holds_first = any(_memory_holds(pid, nonces[0].encode()) for pid in processes)
+        holds_second = any(_memory_holds(pid, nonces[1].encode()) for pid in processes)
+        batch.join()
+    assert [result.passed for result in results] == [True] * 8
+    assert holds_first, "the scan did not find the running job's own nonce: it proves nothing"
+    assert not holds_second, "a process of the sandbox holds the nonce of a job that has not started"
 
 
 # ---------------------------------------------------------------------- isolation beyond the audit hook

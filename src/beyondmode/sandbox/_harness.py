@@ -663,22 +663,23 @@ def _empty(directory):
 
 
 def serve(sweep, kill_all, prepared):
-    """Read framed batches (a marshalled list of jobs) on stdin; run the jobs one after the other, each
-    in its own forked child, and answer each job with its own frame as soon as it ends."""
+    """Read framed jobs on stdin, one at a time; run each in its own forked child and answer it with its
+    own frame. The parent may queue the next job before this one ends: it waits in the pipe, never in
+    this process's memory, so no job's child inherits another job's nonce."""
     import marshal
 
     while True:
         header = _read_exact(0, 4)
         if not header:
             os._exit(0)
-        for job in marshal.loads(_read_exact(0, int.from_bytes(header, "little"))):
-            answer = _serve_one(job, sweep, kill_all, prepared)
-            own = os.times()
-            answer["server_cpu_s"] = own.user + own.system  # the server's own CPU so far (not its jobs')
-            answer = marshal.dumps(answer)
-            data = len(answer).to_bytes(4, "little") + answer
-            while data:
-                data = data[os.write(1, data) :]
+        job = marshal.loads(_read_exact(0, int.from_bytes(header, "little")))
+        answer = _serve_one(job, sweep, kill_all, prepared)
+        own = os.times()
+        answer["server_cpu_s"] = own.user + own.system  # the server's own CPU so far (not its jobs')
+        answer = marshal.dumps(answer)
+        data = len(answer).to_bytes(4, "little") + answer
+        while data:
+            data = data[os.write(1, data) :]
 
 
 _PRELOADED_MODULES = (

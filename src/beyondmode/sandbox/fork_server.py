@@ -49,23 +49,27 @@ class ForkServer:
         )  # fmt: skip
         assert self.process.stdin is not None
         os.set_blocking(self.process.stdin.fileno(), False)
+        self._received = bytearray()
+        """Answer bytes read ahead (while a job frame was being written)."""
 
     def request(self, jobs: Sequence[dict[str, Any]], timeout_s: float) -> list[dict[str, Any] | None]:
-        """Send a batch of jobs in one frame and read their answers, one frame each, as the server ends
-        them. From the first job the server does not answer within `timeout_s` + a grace period (it died
-        or hung: it is then killed), every answer is None, and the server is dead."""
+        """Run `jobs` in order and read their answers. Each job is its own frame, and the next one is
+        queued in the pipe while the server runs the current one (no round trip between jobs), so the
+        server never holds a later job, nor its nonce, in the memory its job's child inherits. From the
+        first job the server does not answer within `timeout_s` + a grace period (it died or hung: it is
+        then killed), every answer is None, and the server is dead."""
         assert self.process.stdin is not None and self.process.stdout is not None
         answers: list[dict[str, Any] | None] = [None] * len(jobs)
-        data = marshal.dumps(list(jobs))
+        frames = [_framed(marshal.dumps(job)) for job in jobs]
         try:
-            self._write(
-                len(data).to_bytes(4, "little") + data, time.monotonic() + timeout_s + _WATCHDOG_GRACE_S
-            )
+            if frames:
+                self._send(frames[0], time.monotonic() + timeout_s + _WATCHDOG_GRACE_S)
             for index in range(len(jobs)):
                 deadline = time.monotonic() + timeout_s + _WATCHDOG_GRACE_S
+                if index + 1 < len(frames):
+                    self._send(frames[index + 1], deadline)
                 header = self._read(4, deadline)
-                body = self._read(int.from_bytes(header, "little"), deadline)
-                answer = marshal.loads(body)
+                answer = marshal.loads(self._read(int.from_bytes(header, "little"), deadline))
                 self.cpu_s = answer.get("server_cpu_s", self.cpu_s)
                 answers[index] = answer
         except (OSError, EOFError, ValueError, TimeoutError) as error:
@@ -73,35 +77,43 @@ class ForkServer:
             self.kill()
         return answers
 
-    def _write(self, data: bytes, deadline: float) -> None:
-        """Write the whole frame; TimeoutError when the server stops reading before the deadline (the
-        descriptor is non-blocking, so a large batch cannot block on a server that hung)."""
-        assert self.process.stdin is not None
-        fd = self.process.stdin.fileno()
+    def _send(self, data: bytes, deadline: float) -> None:
+        """Write one frame (the descriptor is non-blocking), reading the server's answers into a buffer
+        meanwhile, so that neither side can block the other with a full pipe; TimeoutError at the
+        deadline."""
+        assert self.process.stdin is not None and self.process.stdout is not None
+        out, answers = self.process.stdin.fileno(), self.process.stdout.fileno()
         view = memoryview(data)
         while view:
             left = deadline - time.monotonic()
-            if left <= 0 or not select.select([], [fd], [], left)[1]:
+            readable, writable, _ = select.select([answers], [out], [], max(left, 0.0))
+            if not readable and not writable:
                 raise TimeoutError("the fork server did not read its jobs in time")
-            with contextlib.suppress(BlockingIOError):
-                view = view[os.write(fd, view) :]
+            if readable:
+                self._fill(answers)
+            if writable:
+                with contextlib.suppress(BlockingIOError):
+                    view = view[os.write(out, view) :]
+
+    def _fill(self, fd: int) -> None:
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            raise EOFError("the fork server closed its output")
+        self._received += chunk
 
     def _read(self, size: int, deadline: float) -> bytes:
         """Exactly `size` bytes of the server's answers; EOFError when it closed, TimeoutError at the
-        deadline (a select on the descriptor: no watchdog thread per request)."""
+        deadline (a select on the descriptor: no watchdog thread per job)."""
         assert self.process.stdout is not None
         fd = self.process.stdout.fileno()
-        chunks: list[bytes] = []
-        while size:
+        while len(self._received) < size:
             left = deadline - time.monotonic()
             if left <= 0 or not select.select([fd], [], [], left)[0]:
                 raise TimeoutError("the fork server did not answer in time")
-            chunk = os.read(fd, size)
-            if not chunk:
-                raise EOFError("the fork server closed its output")
-            chunks.append(chunk)
-            size -= len(chunk)
-        return b"".join(chunks)
+            self._fill(fd)
+        data = bytes(self._received[:size])
+        del self._received[:size]
+        return data
 
     def kill(self) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -125,6 +137,11 @@ class ForkServer:
     def _error_tail(self) -> str:
         self._errors.seek(0)
         return self._errors.read()[-500:].decode("utf-8", "replace")
+
+
+def _framed(data: bytes) -> bytes:
+    """A frame: 4-byte little-endian length, then the data."""
+    return len(data).to_bytes(4, "little") + data
 
 
 class ForkServerPool:

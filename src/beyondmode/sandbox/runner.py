@@ -165,8 +165,8 @@ class Sandbox:
         return self.isolation.mode
 
     def run_many(self, jobs: Sequence[tuple[str, str]]) -> list[RunResult]:
-        """Run every (program, tests) pair; results in input order. With fork servers, jobs travel to
-        the servers in batches (one request and one answer frame per job instead of a round trip each)."""
+        """Run every (program, tests) pair; results in input order. With fork servers, jobs go to the
+        servers in batches: the next job waits in the pipe while the server runs one (no round trip)."""
         if self._servers is not None:
             batches = _batches(len(jobs), self.workers)
             servers = self._servers
@@ -294,8 +294,8 @@ class Sandbox:
 
 
 _BATCH_MAX = 16
-"""At most this many jobs per request to a fork server: large enough that the per-request round trip
-vanishes, small enough that one slow job does not hold a long queue behind it while other workers idle."""
+"""At most this many jobs per batch to a fork server: enough that the thread handoffs vanish, few enough
+that one slow job does not hold a long queue behind it while other workers idle."""
 
 
 def _batches(count: int, workers: int) -> list[range]:

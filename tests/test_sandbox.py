@@ -674,13 +674,15 @@ def test_hostile_jobs_inside_one_batch_do_not_change_an_honest_verdict(
     assert os.listdir(tmp_path) == []
 
 
-def test_a_batch_larger_than_a_pipe_reaches_the_server_whole(tmp_path: Path) -> None:
-    """One batch frame of about 600 KB (16 jobs of 40 KB programs, more than a pipe holds): written in
-    pieces as the server reads it, every job answered."""
-    padded = "# " + "x" * 40_000 + "\n" + F_OK
-    with Sandbox(LIMITS, tmp_root=str(tmp_path), fork_server=True, workers=1) as sandbox:
-        results = sandbox.run_many([(padded, TESTS)] * 64)
-    assert [result.verdict for result in results] == [Verdict.PASSED] * 64
+def test_frames_and_answers_larger_than_a_pipe_do_not_block_each_other(tmp_path: Path) -> None:
+    """Job frames of 100 KB and answers of 150 KB, both more than a pipe holds: the parent writes the
+    next job while the server writes the last answer, so it reads answers while it writes."""
+    loud = "# " + "x" * 100_000 + "\nprint('y' * 150_000)\n" + F_OK
+    limits = Limits(timeout_s=TIMEOUT_S, memory_mb=512, output_bytes=200_000)
+    with Sandbox(limits, tmp_root=str(tmp_path), fork_server=True, workers=1) as sandbox:
+        results = sandbox.run_many([(loud, TESTS)] * 24)
+    assert [result.verdict for result in results] == [Verdict.PASSED] * 24
+    assert all(len(result.stdout) == 150_001 for result in results)
 
 
 def _descendants(pid: int) -> list[int]:

@@ -685,6 +685,28 @@ def test_frames_and_answers_larger_than_a_pipe_do_not_block_each_other(tmp_path:
     assert all(len(result.stdout) == 150_001 for result in results)
 
 
+def test_fork_servers_work_for_a_process_with_many_open_files(tmp_path: Path) -> None:
+    """A training process can hold more than 1024 descriptors, so the servers' pipes get numbers that
+    `select` rejects: the parent waits with `poll`."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1200:
+        pytest.skip(f"the descriptor limit is {hard}")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1200), hard))
+    held = []
+    try:
+        while not held or held[-1] < 1100:
+            held.append(os.open(os.devnull, os.O_RDONLY))
+        with Sandbox(LIMITS, tmp_root=str(tmp_path), fork_server=True, workers=1) as sandbox:
+            results = sandbox.run_many([(F_OK, TESTS)] * 8)
+        assert [result.verdict for result in results] == [Verdict.PASSED] * 8
+    finally:
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
 def _descendants(pid: int) -> list[int]:
     """`pid` and every process below it (read from /proc/<pid>/task/*/children)."""
     found, pending = [], [pid]

@@ -86,7 +86,7 @@ class ForkServer:
         view = memoryview(data)
         while view:
             left = deadline - time.monotonic()
-            readable, writable, _ = select.select([answers], [out], [], max(left, 0.0))
+            readable, writable = _ready(answers, out, left)
             if not readable and not writable:
                 raise TimeoutError("the fork server did not read its jobs in time")
             if readable:
@@ -108,7 +108,7 @@ class ForkServer:
         fd = self.process.stdout.fileno()
         while len(self._received) < size:
             left = deadline - time.monotonic()
-            if left <= 0 or not select.select([fd], [], [], left)[0]:
+            if left <= 0 or not _ready(fd, None, left)[0]:
                 raise TimeoutError("the fork server did not answer in time")
             self._fill(fd)
         data = bytes(self._received[:size])
@@ -137,6 +137,19 @@ class ForkServer:
     def _error_tail(self) -> str:
         self._errors.seek(0)
         return self._errors.read()[-500:].decode("utf-8", "replace")
+
+
+def _ready(read_fd: int, write_fd: int | None, timeout_s: float) -> tuple[bool, bool]:
+    """(readable, writable) within `timeout_s`. `poll`, not `select`: a training process can hold
+    descriptors numbered past select's limit of 1024."""
+    poller = select.poll()
+    poller.register(read_fd, select.POLLIN)
+    if write_fd is not None:
+        poller.register(write_fd, select.POLLOUT)
+    events = dict(poller.poll(max(timeout_s, 0.0) * 1000))
+    readable = bool(events.get(read_fd, 0) & (select.POLLIN | select.POLLHUP | select.POLLERR))
+    writable = write_fd is not None and bool(events.get(write_fd, 0) & (select.POLLOUT | select.POLLERR))
+    return readable, writable
 
 
 def _framed(data: bytes) -> bytes:

@@ -103,7 +103,7 @@ class ForkServer:
 
     def _read(self, size: int, deadline: float) -> bytes:
         """Exactly `size` bytes of the server's answers; EOFError when it closed, TimeoutError at the
-        deadline (a select on the descriptor: no watchdog thread per job)."""
+        deadline (a poll on the descriptor: no watchdog thread per job)."""
         assert self.process.stdout is not None
         fd = self.process.stdout.fileno()
         while len(self._received) < size:

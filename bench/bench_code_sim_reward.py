@@ -16,8 +16,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from beyondmode.demo.pipeline import _init_worker, run_config
+from beyondmode.demo.pipeline import run_config
 from beyondmode.demo.profiles import DemoRun, get_profile
+from beyondmode.thread_count import apply_thread_count
 from beyondmode.train import trl_rewards
 
 
@@ -29,7 +30,7 @@ def main() -> None:
     args = parser.parse_args()
     profile = get_profile("default", task="code_sim")
     run = DemoRun(args.run)
-    _init_worker(profile.threads)
+    apply_thread_count(profile.threads)
     spent = {"seconds": 0.0, "calls": 0, "programs": 0}
     original = trl_rewards.ScoreCache.score_batch
 

@@ -25,7 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-from beyondmode.sandbox import Limits, Sandbox
+from beyondmode.sandbox import Limits, RunResult, Sandbox
 from beyondmode.tasks.mbpp import load_mbpp
 
 REPO = Path(__file__).resolve().parents[1]
@@ -63,7 +63,7 @@ HEAVY_CPU_S = 1.0
 of the whole set by itself, whatever the sandbox costs; the typical-programs figure leaves it out."""
 
 
-def typical_run(args: argparse.Namespace, jobs: list[tuple[str, str]], results: list) -> None:
+def typical_run(args: argparse.Namespace, jobs: list[tuple[str, str]], results: list[RunResult]) -> None:
     """Wall-clock throughput on the programs that each need under HEAVY_CPU_S, run again on warm servers:
     the sandbox's own cost per program, which is what the goal is about."""
     typical = [job for job, result in zip(jobs, results, strict=True) if (result.cpu_s or 0.0) < HEAVY_CPU_S]

@@ -29,7 +29,8 @@ from beyondmode.sandbox.isolation import Isolation, switch_user_arguments
 
 logger = logging.getLogger(__name__)
 
-_WATCHDOG_GRACE_S = 10.0
+_ANSWER_GRACE_S = 10.0
+"""How long past a job's own timeout the parent waits for its answer before it kills the server."""
 
 
 class ForkServer:
@@ -63,9 +64,9 @@ class ForkServer:
         frames = [_framed(marshal.dumps(job)) for job in jobs]
         try:
             if frames:
-                self._send(frames[0], time.monotonic() + timeout_s + _WATCHDOG_GRACE_S)
+                self._send(frames[0], time.monotonic() + timeout_s + _ANSWER_GRACE_S)
             for index in range(len(jobs)):
-                deadline = time.monotonic() + timeout_s + _WATCHDOG_GRACE_S
+                deadline = time.monotonic() + timeout_s + _ANSWER_GRACE_S
                 if index + 1 < len(frames):
                     self._send(frames[index + 1], deadline)
                 header = self._read(4, deadline)

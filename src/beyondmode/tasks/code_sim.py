@@ -231,9 +231,10 @@ class CodeSimTask:
     ) -> Example:
         outputs = posterior.outputs[posterior.truth]
         visible = list(zip(inputs[: self.num_visible], outputs[: self.num_visible], strict=True))
+        program = space.representative(truth)
         metadata = {
-            "program": space.representative(truth),
-            "reference_answers": [space.representative(truth)],
+            "program": program,
+            "reference_answers": [program],
             "size": int(space.first_size[truth]),
             "inputs": [list(point) for point in inputs],
             "outputs": list(outputs),

@@ -143,6 +143,36 @@ def test_warmstart_examples_limit_only_the_warm_start(tmp_path: Path) -> None:
         warmstart_config(replace(profile, warmstart_examples=10**6), config)
 
 
+def test_multi_answer_warm_starts_sample_the_single_answer_warm_start(tmp_path: Path) -> None:
+    """The self-consistency warm starts continue from RLVR's starting point (trained once), also when
+    the profile has no single-answer run; only the runs' own warm starts are evaluated."""
+    from beyondmode.demo.pipeline import demo_jobs
+
+    profile = get_profile("quick")
+    jobs = {job.name: job for job in demo_jobs(profile, tmp_path, None, None)[0]}
+    for key in ("k3-noconf-s0", "k3-conf-s0"):
+        assert jobs[f"warmstart/{key}"].needs == ("warmstart/k1-noconf-s0",)
+        config = jobs[f"warmstart/{key}"].args[0]
+        assert config.warmstart.init == str(tmp_path / "warmstart" / "k1-noconf-s0")
+        assert config.warmstart.base_steps == 0 and config.warmstart.sample_prompt == "format"
+    assert jobs["warmstart/k1-noconf-s0"].args[0].warmstart.init == "tiny"
+    assert jobs["warmstart/k1-conf-s0"].needs == ()
+
+    alone = replace(profile, runs=(DemoRun("multi_rlvr"), DemoRun("rlvr")))
+    names = [job.name for job in demo_jobs(alone, tmp_path, None, None)[0]]
+    assert names.index("warmstart/k1-noconf-s0") < names.index("warmstart/k3-noconf-s0")
+    assert names.count("warmstart/k1-noconf-s0") == 1 and names.count("eval/warmstart-k1-noconf-s0") == 1
+    only_multi = [
+        job.name
+        for job in demo_jobs(replace(profile, runs=(DemoRun("multi_rlvr"),)), tmp_path, None, None)[0]
+    ]
+    assert "warmstart/k1-noconf-s0" in only_multi and "eval/warmstart-k1-noconf-s0" not in only_multi
+    uniform = replace(profile, warmstart_confidence="uniform")
+    assert all(
+        not job.needs for job in demo_jobs(uniform, tmp_path, None, None)[0] if job.name.startswith("warm")
+    )
+
+
 @pytest.fixture(scope="module")
 def code_sim_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     profile = get_profile("quick", task="code_sim", workers=1)

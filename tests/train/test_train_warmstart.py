@@ -136,6 +136,73 @@ def test_sft_learns_and_masks_the_prompt() -> None:
     assert not model.training
 
 
+def test_sampling_is_seeded_and_leaves_the_callers_random_state_alone() -> None:
+    """Self-consistency samples depend on the seed only, not on what ran before in the process (the
+    demo's in-process and worker runs sample a loaded base model: same samples)."""
+    import torch
+
+    from beyondmode.train.sft import sample_completions
+
+    task = ToyTask(num_examples=4)
+    fmt = AnswerFormat(num_candidates=1, with_confidence=False)
+    examples = list(task.examples(fmt))
+    tokenizer = build_word_tokenizer([], task_words(examples, [fmt]))
+    model = build_tiny_model(SPEC, tokenizer)
+    prompts = [example_row(e, tokenizer)["prompt"] for e in examples]
+    torch.manual_seed(123)
+    first = sample_completions(model, tokenizer, prompts, 3, 8, seed=7)
+    after = torch.rand(1)
+    torch.manual_seed(999)
+    torch.rand(5)
+    assert sample_completions(model, tokenizer, prompts, 3, 8, seed=7) == first
+    assert sample_completions(model, tokenizer, prompts, 3, 8, seed=8) != first
+    torch.manual_seed(123)
+    sample_completions(model, tokenizer, prompts, 3, 8, seed=7)
+    assert torch.equal(torch.rand(1), after)  # the caller's stream continues as if nothing was drawn
+
+
+def test_every_tiny_warm_start_of_a_task_shares_one_vocabulary(tmp_path: Path) -> None:
+    """A single-answer tiny warm start knows the tags and prompts of the K-answer formats, so the
+    self-consistency warm start of a multi format can sample it and continue from it."""
+    from beyondmode.train.warmstart import vocabulary_formats
+
+    single = AnswerFormat(num_candidates=1, with_confidence=False)
+    family = vocabulary_formats(single)
+    assert family[0] == single and len(family) == len(set(family)) == 10
+    assert {(f.num_candidates, f.with_confidence) for f in family} == {
+        (k, c) for k in range(1, 6) for c in (False, True)
+    }
+    assert max(f.num_candidates for f in vocabulary_formats(AnswerFormat(7))) == 7
+    config = tmp_path / "toy.yaml"
+    config.write_text(
+        "task: {name: 'toy_task:ToyTask', options: {num_examples: 16}}\n"
+        "model: {tiny: {hidden_size: 16, num_layers: 1, num_heads: 2, intermediate_size: 32}}\n"
+    )
+    common = [
+        "warmstart.steps=2",
+        "warmstart.batch_size=4",
+        "warmstart.log_every=0",
+        "warmstart.num_samples=2",
+    ]
+    base = tmp_path / "single"
+    assert main(["warmstart", str(config), "method.method=rlvr", f"output.dir={base}", *common]) == 0
+    vocabulary = load_model(str(base / "warmstart")).tokenizer.get_vocab()
+    multi = ToyTask(num_examples=2).examples(method_format("multi_rlcr", 3))
+    words = " ".join([next(multi).prompt[0]["content"], "<answer3> </answer3> <confidence3> </confidence3>"])
+    assert set(words.split()) <= set(vocabulary)
+    continued = [
+        "method.method=multi_rlcr",
+        "method.num_candidates=3",
+        f"output.dir={tmp_path / 'multi'}",
+        f"warmstart.init={base / 'warmstart'}",
+        "warmstart.base_steps=0",
+        "warmstart.sample_prompt=format",
+        *common,
+    ]
+    assert main(["warmstart", str(config), *continued]) == 0
+    assert load_model(str(tmp_path / "multi" / "warmstart")).tokenizer.get_vocab() == vocabulary
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("confidence", ["self_consistency", "oracle"])
 def test_warmstart_command_writes_a_loadable_model(confidence: str, tmp_path: Path) -> None:

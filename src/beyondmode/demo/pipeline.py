@@ -102,8 +102,12 @@ def run_config(
         "disable_tqdm": True,
         "save_total_limit": 1,
         "beta": profile.token_beta if run.confidence_credit == "token" else profile.grpo_beta,
+        # TRL's default recomputes activations in the backward pass to save memory; a tiny model's
+        # activations are small, and the recompute cost 8% of a step (measured: 0.75 -> 0.69 s)
+        "gradient_checkpointing": False,
     }
     oracle = run.oracle_assisted
+    base = base_warmstart_key(profile, run)
     overrides = {
         "task.name": profile.task,
         "task.max_examples": profile.num_train,
@@ -116,13 +120,14 @@ def run_config(
         "model.tiny.num_layers": profile.num_layers,
         "model.tiny.num_heads": profile.num_heads,
         "model.tiny.intermediate_size": profile.intermediate_size,
-        "warmstart.init": "tiny",
+        "warmstart.init": str(run_dir / "warmstart" / base) if base else "tiny",
         "warmstart.output_dir": str(run_dir / "warmstart" / run.warmstart_key),
         "warmstart.answers": "posterior" if oracle else "label",
         "warmstart.confidence": _warmstart_confidence(profile, run),
         "warmstart.oracle_noise": profile.warmstart_noise,
         "warmstart.steps": profile.warmstart_steps,
-        "warmstart.base_steps": profile.warmstart_base_steps,
+        "warmstart.base_steps": 0,
+        "warmstart.sample_prompt": "format",
         "warmstart.num_samples": profile.warmstart_samples,
         "warmstart.batch_size": profile.warmstart_batch,
         "warmstart.learning_rate": profile.warmstart_lr,
@@ -152,6 +157,17 @@ def warmstart_config(profile: DemoProfile, config: Any) -> Any:
             f"got {profile.warmstart_examples}"
         )
     return replace(config, task=replace(config.task, max_examples=profile.warmstart_examples))
+
+
+def base_warmstart_key(profile: DemoProfile, run: DemoRun) -> str | None:
+    """The warm start a run's own warm start is sampled from, or None (built from scratch).
+
+    A multi-answer run's self-consistency warm start samples the single-answer warm start of its seed
+    (RLVR's starting point: the tiny model SFT-ed on one label per case) and continues from it, so
+    the multi and single runs start from one base and the base is trained once."""
+    if run.is_multi and _warmstart_confidence(profile, run) == "self_consistency":
+        return DemoRun("rlvr", run.seed).warmstart_key
+    return None
 
 
 def _warmstart_confidence(profile: DemoProfile, run: DemoRun) -> str:
@@ -202,18 +218,31 @@ def demo_jobs(
     jobs: list[Job] = []
     run_evals: dict[str, Path] = {}
     warm_evals: dict[str, Path] = {}
-    seen: set[str] = set()
+    built: set[str] = set()
+    evaluated: set[str] = set()
+
+    def build_warmstart(run: DemoRun, config: Any) -> None:
+        key = run.warmstart_key
+        if key in built:
+            return
+        base = base_warmstart_key(profile, run)
+        if base is not None:  # its base first (a single-answer run of the seed may come later or never)
+            build_warmstart(
+                DemoRun("rlvr", run.seed), run_config(profile, DemoRun("rlvr", run.seed), run_dir, kb, stats)
+            )
+        built.add(key)
+        needs = () if base is None else (f"warmstart/{base}",)
+        jobs.append(Job(f"warmstart/{key}", _warmstart, (warmstart_config(profile, config),), needs))
+
     for run in profile.runs:
         config = run_config(profile, run, run_dir, kb, stats)
         key = run.warmstart_key
-        if key not in seen:
-            seen.add(key)
-            jobs.append(Job(f"warmstart/{key}", _warmstart, (warmstart_config(profile, config),)))
-            warm_dir = run_dir / "eval" / f"warmstart-{key}"
-            model_dir = Path(config.warmstart.output_dir)
-            args = (profile, run, model_dir, warm_dir, kb, stats)
-            jobs.append(Job(f"eval/warmstart-{key}", _evaluate, args, (f"warmstart/{key}",)))
+        build_warmstart(run, config)
         warm_evals[run.name] = run_dir / "eval" / f"warmstart-{key}"
+        if key not in evaluated:
+            evaluated.add(key)
+            args = (profile, run, Path(config.warmstart.output_dir), warm_evals[run.name], kb, stats)
+            jobs.append(Job(f"eval/warmstart-{key}", _evaluate, args, (f"warmstart/{key}",)))
         jobs.append(Job(f"grpo/{run.name}", _train, (config,), (f"warmstart/{key}",)))
         eval_dir = run_dir / "eval" / run.name
         model_dir = Path(config.output.dir) / "final"

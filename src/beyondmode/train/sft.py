@@ -176,32 +176,54 @@ def sample_completions(
     temperature: float = 1.0,
     batch_size: int = 64,
     progress: Callable[[int, float], None] | None = None,
+    seed: int = 0,
 ) -> list[list[str]]:
     """`num_samples` sampled completions per prompt (decoded without special tokens); `progress(done
-    prompts - 1, 0.0)` after each batch."""
+    prompts - 1, 0.0)` after each batch. The draws come from torch's generator seeded with `seed`
+    (the caller's own random state is restored afterwards), so the samples do not depend on what ran
+    before in the process."""
     device = next(model.parameters()).device
-    results: list[list[str]] = []
     previous_side = tokenizer.padding_side
     tokenizer.padding_side = "left"
-    try:
-        for start in range(0, len(prompts), batch_size):
-            chunk = [encode_prompt(p, tokenizer) for p in prompts[start : start + batch_size]]
-            batch = tokenizer.pad({"input_ids": chunk}, return_tensors="pt").to(device)
-            output = model.generate(
-                **batch,
-                do_sample=True,
-                temperature=temperature,
-                top_k=0,
-                top_p=1.0,
-                max_new_tokens=max_new_tokens,
-                num_return_sequences=num_samples,
-                pad_token_id=tokenizer.pad_token_id,
-                eos_token_id=tokenizer.eos_token_id,
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        try:
+            results = _sample_batches(
+                model, tokenizer, prompts, num_samples, max_new_tokens, temperature, batch_size, progress
             )
-            texts = tokenizer.batch_decode(output[:, batch["input_ids"].size(1) :], skip_special_tokens=True)
-            results += [texts[i : i + num_samples] for i in range(0, len(texts), num_samples)]
-            if progress is not None:
-                progress(len(results) - 1, 0.0)
-    finally:
-        tokenizer.padding_side = previous_side
+        finally:
+            tokenizer.padding_side = previous_side
+    return results
+
+
+def _sample_batches(
+    model: Any,
+    tokenizer: Any,
+    prompts: Sequence[Any],
+    num_samples: int,
+    max_new_tokens: int,
+    temperature: float,
+    batch_size: int,
+    progress: Callable[[int, float], None] | None,
+) -> list[list[str]]:
+    device = next(model.parameters()).device
+    results: list[list[str]] = []
+    for start in range(0, len(prompts), batch_size):
+        chunk = [encode_prompt(p, tokenizer) for p in prompts[start : start + batch_size]]
+        batch = tokenizer.pad({"input_ids": chunk}, return_tensors="pt").to(device)
+        output = model.generate(
+            **batch,
+            do_sample=True,
+            temperature=temperature,
+            top_k=0,
+            top_p=1.0,
+            max_new_tokens=max_new_tokens,
+            num_return_sequences=num_samples,
+            pad_token_id=tokenizer.pad_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+        )
+        texts = tokenizer.batch_decode(output[:, batch["input_ids"].size(1) :], skip_special_tokens=True)
+        results += [texts[i : i + num_samples] for i in range(0, len(texts), num_samples)]
+        if progress is not None:
+            progress(len(results) - 1, 0.0)
     return results

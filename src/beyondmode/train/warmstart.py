@@ -70,6 +70,8 @@ Progress = Callable[[str, int, int, float], None]
 STATE_DIR = "warmstart_state"
 PAIRS_FILE = "pairs.jsonl"
 CHECKPOINT_FILE = "sft_checkpoint.pt"
+TOKENIZER_MAX_CANDIDATES = 5
+"""A tiny model's tokenizer knows the format tags of K = 1..5 at least (`vocabulary_formats`)."""
 
 
 def sampling_prompt(config: RunConfig) -> str:
@@ -83,6 +85,27 @@ def sampling_prompt(config: RunConfig) -> str:
 def single_answer_format(fmt: AnswerFormat) -> AnswerFormat:
     """The single-answer variant (K = 1, no confidence) used to sample a base model."""
     return replace(fmt, num_candidates=1, with_confidence=False)
+
+
+def vocabulary_formats(fmt: AnswerFormat) -> list[AnswerFormat]:
+    """The formats whose tags and prompts a tiny model's tokenizer covers: `fmt` and its variants with
+    K = 1..max(K, `TOKENIZER_MAX_CANDIDATES`), with and without confidences. Every tiny warm start of a
+    task then shares one vocabulary, so one format's warm start can be continued in another (the demo's
+    multi-answer warm starts sample the single-answer one).
+
+    >>> [(f.num_candidates, f.with_confidence) for f in vocabulary_formats(AnswerFormat(2))][:3]
+    [(2, True), (1, False), (1, True)]
+    """
+    family = list(dict.fromkeys([fmt, single_answer_format(fmt)]))
+    for k in range(1, max(fmt.num_candidates, TOKENIZER_MAX_CANDIDATES) + 1):
+        for with_confidence in (False, True):
+            fewest = (
+                fmt.min_candidates if fmt.min_candidates is not None and fmt.min_candidates <= k else None
+            )
+            variant = replace(fmt, num_candidates=k, with_confidence=with_confidence, min_candidates=fewest)
+            if variant not in family:
+                family.append(variant)
+    return family
 
 
 def sft_pairs(
@@ -213,6 +236,7 @@ def self_consistency_pairs(
         warm.sample_temperature,
         batch_size=warm.sample_batch_size,
         progress=_stage(progress, "sampling", len(prompts)),
+        seed=config.seed,
     )
     grader = get_grader(task.grader)
     counts_per_example = [answer_counts(texts, None if plain else single, grader) for texts in samples]
@@ -277,11 +301,15 @@ def run_warmstart(
     examples = take_examples(task, fmt, config.task.max_examples)
     single_examples = take_examples(task, single_answer_format(fmt), config.task.max_examples)
     vocabulary = [*examples, *single_examples]
-    if warm.init == "tiny" and config.task.max_examples is not None:
-        # the tiny tokenizer knows every word of the task (GRPO may show it prompts it does not learn from)
+    formats = vocabulary_formats(fmt)
+    if warm.init == "tiny":
         single = single_answer_format(fmt)
-        vocabulary = [*take_examples(task, fmt, None), *take_examples(task, single, None)]
-    model, tokenizer = build_model(config, vocabulary, [fmt, single_answer_format(fmt)])
+        if config.task.max_examples is not None:
+            # the tiny tokenizer knows every word of the task (GRPO may show it prompts it does not learn from)
+            vocabulary = [*take_examples(task, fmt, None), *take_examples(task, single, None)]
+        # the other formats' prompts differ in their format lines only: one example of each covers them
+        vocabulary += [take_examples(task, other, 1)[0] for other in formats if other not in (fmt, single)]
+    model, tokenizer = build_model(config, vocabulary, formats)
     stats: dict[str, Any] = {"confidence": warm.confidence, "num_examples": len(examples)}
     pairs_path = state / PAIRS_FILE
     checkpoint = state / CHECKPOINT_FILE

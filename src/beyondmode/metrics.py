@@ -261,7 +261,9 @@ def bootstrap_ci(
 
     Without `statistic`, `samples` are per-example values and the statistic is their mean (vectorized).
     With one, `samples` are per-example records (e.g. lists of (q, y) pairs for an answer-level metric)
-    and `statistic` maps a resampled list of records to a number; NaN results are dropped.
+    and `statistic` maps a resampled list of records to a number; NaN results are dropped. A statistic
+    with a `resampled(records, indices)` method returns the values of all resamples (rows of indices)
+    at once.
 
     >>> low, high = bootstrap_ci([0.0, 1.0] * 50, seed=1)
     >>> 0.35 < low < 0.5 < high < 0.65
@@ -276,6 +278,11 @@ def bootstrap_ci(
     indices = rng.integers(0, size, size=(num_resamples, size))
     if statistic is None:
         values = np.asarray(samples, dtype=float)[indices].mean(axis=1)
+    elif hasattr(statistic, "resampled"):  # every resample at once (`evaluate.pooled.PooledConfidence`)
+        values = np.asarray(statistic.resampled(list(samples), indices), dtype=float)
+        values = values[~np.isnan(values)]
+        if values.size == 0:
+            return math.nan, math.nan
     else:
         records = list(samples)
         values = np.array([statistic([records[i] for i in row]) for row in indices], dtype=float)
@@ -319,17 +326,14 @@ def _check_finite(values: Sequence[float] | np.ndarray, what: str) -> None:
 
 
 def _average_ranks(values: np.ndarray) -> np.ndarray:
-    order = np.argsort(values, kind="mergesort")
-    sorted_values = values[order]
-    ranks = np.empty(values.size, dtype=float)
-    start = 0
-    while start < values.size:
-        end = start
-        while end + 1 < values.size and sorted_values[end + 1] == sorted_values[start]:
-            end += 1
-        ranks[order[start : end + 1]] = (start + end) / 2.0 + 1.0
-        start = end + 1
-    return ranks
+    """1-based ranks, ties sharing the mean of their positions.
+
+    >>> _average_ranks(np.array([0.3, 0.9, 0.3]))
+    array([1.5, 3. , 1.5])
+    """
+    _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
+    first = np.cumsum(counts) - counts  # 0-based position of each distinct value's first copy
+    return (first + (counts - 1) / 2.0 + 1.0)[inverse.ravel()]
 
 
 def summarize(values: np.ndarray, **bootstrap: Any) -> dict[str, float]:

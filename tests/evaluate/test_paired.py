@@ -18,6 +18,7 @@ from beyondmode.evaluate.paired import (
     paired_bootstrap,
     paired_difference,
 )
+from beyondmode.evaluate.pooled import PooledConfidence
 from beyondmode.evaluate.runner import run_evaluation
 from beyondmode.evaluate.scored import ScoredGeneration
 from beyondmode.evaluate.summary import expected_recall_per_example
@@ -107,3 +108,71 @@ def test_expected_recall_counts_each_answer_once_and_skips_malformed_generations
     values = expected_recall_per_example([[duplicate], [broken, duplicate]], 3)
     assert values[0] == pytest.approx(0.7) and values[1] == 0.0
     assert expected_recall_per_example([[broken, duplicate]], 6)[0] == pytest.approx(0.7)
+
+
+def _records(rng: np.random.Generator, n: int) -> list[list[tuple[float, float, float | None]]]:
+    """Per-example (confidence, hit, true probability or None) with ties, empty examples, 0 and 1."""
+    grid = np.round(np.linspace(0, 1, 11), 2)  # 0.0 .. 1.0: many ties, both ends of the bins
+
+    def one() -> tuple[float, float, float | None]:
+        truth = None if rng.random() < 0.2 else float(rng.random())
+        return (float(rng.choice(grid)), float(rng.random() < 0.4), truth)
+
+    return [[one() for _ in range(int(rng.integers(0, 4)))] for _ in range(n)]
+
+
+STATISTICS = {
+    "auroc": lambda: metric_statistic("auroc"),
+    "ece": lambda: metric_statistic("ece"),
+    "ece, 5 bins": lambda: PooledConfidence("ece", 5),
+    "oracle_gap": lambda: PooledConfidence("oracle_gap"),
+    "recall@3": lambda: metric_statistic("recall@3"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(STATISTICS))
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_all_resamples_at_once_equal_one_resample_at_a_time(name: str, seed: int) -> None:
+    """The vectorized bootstrap (draw counts x per-example tables) gives what pooling each resample's
+    tuples and calling `metrics.auroc` / `expected_calibration_error` / `oracle_gap` gives."""
+    rng = np.random.default_rng(seed)
+    n = 40
+    if name == "recall@3":
+        before = [float(v) if v < 0.9 else math.nan for v in rng.random(n)]
+        after = list(rng.random(n))
+    else:
+        before, after = _records(rng, n), _records(rng, n)
+    statistic = STATISTICS[name]()
+    indices = rng.integers(0, n, size=(300, n))
+    fast = statistic.resampled(after, indices) - statistic.resampled(before, indices)
+    slow = np.array(
+        [statistic([after[i] for i in row]) - statistic([before[i] for i in row]) for row in indices]
+    )
+    assert np.array_equal(np.isnan(fast), np.isnan(slow))
+    np.testing.assert_allclose(fast[~np.isnan(fast)], slow[~np.isnan(slow)], rtol=0, atol=1e-12)
+    looped = paired_bootstrap(before, after, lambda records: statistic(records), seed=seed)
+    assert paired_bootstrap(before, after, statistic, seed=seed) == pytest.approx(looped, abs=1e-12)
+    if name != "recall@3":  # the run summary's interval (metrics.bootstrap_ci) takes the same path
+        from beyondmode.metrics import bootstrap_ci
+
+        kept = [r for r in after if r]
+        fast_ci = bootstrap_ci(kept, statistic, num_resamples=200, seed=seed)
+        slow_ci = bootstrap_ci(kept, lambda records: statistic(records), num_resamples=200, seed=seed)
+        assert fast_ci == pytest.approx(slow_ci, abs=1e-12)
+
+
+def test_pooled_auroc_is_nan_without_both_classes() -> None:
+    statistic = metric_statistic("auroc")
+    only_hits = [[(0.2, 1.0)], [(0.7, 1.0)], []]
+    assert math.isnan(statistic(only_hits))
+    assert np.isnan(statistic.resampled(only_hits, np.array([[0, 1, 2]]))).all()
+    with pytest.raises(ValueError, match="pooled confidence metrics"):
+        PooledConfidence("brier")
+
+
+def test_doctests() -> None:
+    import doctest
+
+    from beyondmode.evaluate import paired, pooled
+
+    assert doctest.testmod(pooled).failed == 0 and doctest.testmod(paired).failed == 0

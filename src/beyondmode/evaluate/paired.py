@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import warnings
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from beyondmode import metrics as m
+from beyondmode.evaluate.pooled import PooledConfidence
 from beyondmode.evaluate.results import ROWS_FILE, load_summary
 from beyondmode.evaluate.scored import ScoredGeneration
 from beyondmode.evaluate.summary import answer_keys, answer_matches, expected_recall_per_example
@@ -121,18 +123,25 @@ def metric_records(per_example: Sequence[Sequence[ScoredGeneration]], metric: st
 
 
 def metric_statistic(metric: str) -> Statistic:
-    """How a list of records becomes the metric's value."""
+    """How a list of records becomes the metric's value (also over a whole matrix of bootstrap
+    resamples at once: `MeanOfRecords.resampled`, `PooledConfidence.resampled`)."""
     if metric in ("auroc", "ece"):
+        return PooledConfidence(metric)
+    return MeanOfRecords()
 
-        def pooled(records: Sequence[Record]) -> float:
-            flat = [pair for record in records for pair in record]
-            if not flat or (len({y for _, y in flat}) < 2 and metric == "auroc"):
-                return math.nan
-            qs, ys = [q for q, _ in flat], [y for _, y in flat]
-            return m.auroc(qs, ys) if metric == "auroc" else m.expected_calibration_error(qs, ys, 10)
 
-        return pooled
-    return lambda records: float(np.nanmean(records)) if len(records) else math.nan
+class MeanOfRecords:
+    """The mean of per-example values, ignoring NaN (NaN when there is none)."""
+
+    def __call__(self, records: Sequence[Record]) -> float:
+        return float(np.nanmean(records)) if len(records) else math.nan
+
+    def resampled(self, records: Sequence[Record], indices: np.ndarray) -> np.ndarray:
+        """The statistic of each row of `indices` (one bootstrap resample of record positions per row)."""
+        values = np.asarray(records, dtype=float)[indices]
+        with warnings.catch_warnings():  # a resample of NaNs only is NaN, as one at a time
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return np.nanmean(values, axis=1)
 
 
 def paired_bootstrap(
@@ -145,7 +154,8 @@ def paired_bootstrap(
     confidence: float = 0.95,
 ) -> tuple[float, float, float]:
     """(delta, low, high): statistic(after) - statistic(before) and its percentile interval, resampling
-    the same example indices for both runs.
+    the same example indices for both runs. A statistic with a `resampled(records, indices)` method
+    (those of `metric_statistic`) computes all resamples at once; any other is called per resample.
 
     >>> delta, low, high = paired_bootstrap([0.0, 0.0, 1.0, 0.0], [1.0, 1.0, 1.0, 1.0], np.mean, seed=0)
     >>> delta, low > 0
@@ -158,13 +168,17 @@ def paired_bootstrap(
     delta = float(statistic(after) - statistic(before))
     rng = np.random.default_rng(seed)
     n = len(before)
-    deltas = []
-    for _ in range(num_resamples):
-        index = rng.integers(0, n, size=n)
-        value = statistic([after[i] for i in index]) - statistic([before[i] for i in index])
-        if not math.isnan(value):
-            deltas.append(value)
-    if not deltas:
+    indices = rng.integers(0, n, size=(num_resamples, n))
+    resampled = getattr(statistic, "resampled", None)
+    if resampled is not None:
+        values = resampled(after, indices) - resampled(before, indices)
+    else:
+        values = np.array(
+            [statistic([after[i] for i in row]) - statistic([before[i] for i in row]) for row in indices],
+            dtype=float,
+        )
+    deltas = values[~np.isnan(values)]
+    if not deltas.size:
         return delta, math.nan, math.nan
     tail = (1 - confidence) / 2 * 100
     low, high = np.percentile(deltas, [tail, 100 - tail])

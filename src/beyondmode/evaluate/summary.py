@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from beyondmode import metrics as m
+from beyondmode.evaluate.pooled import PooledConfidence
 from beyondmode.evaluate.scored import ScoredGeneration
 
 PerExample = Sequence[Sequence[ScoredGeneration]]
@@ -182,28 +183,12 @@ def _calibration(per_example: PerExample, bins: int, resamples: int, seed: int) 
         if gs
     ]
 
-    def ece(records: list[list[tuple[float, float, Any]]]) -> float:
-        flat = [p for r in records for p in r]
-        return (
-            m.expected_calibration_error([p[0] for p in flat], [p[1] for p in flat], bins)
-            if flat
-            else math.nan
-        )
-
-    def auroc(records: list[list[tuple[float, float, Any]]]) -> float:
-        flat = [p for r in records for p in r]
-        return m.auroc([p[0] for p in flat], [p[1] for p in flat]) if flat else math.nan
-
-    def gap(records: list[list[tuple[float, float, Any]]]) -> float:
-        flat = [p for r in records for p in r if p[2] is not None]
-        return m.oracle_gap([p[0] for p in flat], [p[2] for p in flat]) if flat else math.nan
-
     kept = [r for r in per if r]
     return {
         "set_brier": _stat(np.array(briers), resamples, seed),
-        "ece": _records_stat(kept, ece, resamples, seed),
-        "auroc": _records_stat(kept, auroc, resamples, seed),
-        "oracle_gap": _records_stat(kept, gap, resamples, seed),
+        "ece": _records_stat(kept, PooledConfidence("ece", bins), resamples, seed),
+        "auroc": _records_stat(kept, PooledConfidence("auroc"), resamples, seed),
+        "oracle_gap": _records_stat(kept, PooledConfidence("oracle_gap"), resamples, seed),
     }
 
 

@@ -28,7 +28,13 @@ from typing import Any
 
 import numpy as np
 
-from beyondmode.demo.pipeline import EVAL_SEED, _init_worker, eval_task_options, run_config
+from beyondmode.demo.pipeline import (
+    EVAL_SEED,
+    _init_worker,
+    base_warmstart_key,
+    eval_task_options,
+    run_config,
+)
 from beyondmode.demo.profiles import DemoRun, get_profile
 
 RUN = DemoRun("multi_rlvr")
@@ -55,6 +61,18 @@ def adaptive_config(
         f"trl.temperature={temperature}",
     )
     return run_config(get_profile("default"), RUN, out, None, None, extra)
+
+
+def build_base_warmstart(out: Path) -> None:
+    """The single-answer warm start that the self-consistency warm starts sample (unless finished);
+    built once, before the workers that share it start."""
+    from beyondmode.train.warmstart import run_warmstart
+
+    profile = get_profile("default")
+    base = base_warmstart_key(profile, RUN)
+    if base is not None and not (out / "warmstart" / base / "config.json").is_file():
+        _init_worker(1)
+        run_warmstart(run_config(profile, DemoRun("rlvr", RUN.seed), out, None, None))
 
 
 def warmstart_and_train(out: Path, cost: float, steps: int | None, temperature: float | None) -> float:
@@ -147,6 +165,7 @@ def main() -> None:
     out = args.out.resolve()
     costs = list(args.costs)
     started = time.perf_counter()
+    build_base_warmstart(out)
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(
         args.workers, mp_context=context, initializer=_init_worker, initargs=(1,)

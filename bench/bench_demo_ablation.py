@@ -8,6 +8,7 @@ Prints one line per lever and run: noise-free coverage in 3 answers (expected_re
 
     python bench/bench_demo_ablation.py --levers demo long g16 --runs multi_rlvr multi_rlcr_token
     python bench/bench_demo_ablation.py --levers demo --set warmstart_confidence=uniform
+    python bench/bench_demo_ablation.py --levers demo --runs multi_rlvr --seeds 0 1 2   # seed replicates
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from beyondmode.demo.pipeline import (
     _evaluate,
     _train,
     _warmstart,
+    base_warmstart_key,
     run_config,
     run_jobs,
     warmstart_config,
@@ -72,12 +74,13 @@ def main() -> None:
     )
     parser.add_argument("--levers", nargs="+", default=["demo", "long"], choices=sorted(LEVERS))
     parser.add_argument("--runs", nargs="+", default=["multi_rlvr"], choices=sorted(RUNS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0], help="a replicate of every run per seed")
     parser.add_argument("--set", nargs="*", default=[], help="profile overrides for every lever: FIELD=VALUE")
     parser.add_argument("--out", type=Path, default=None, help="where the runs go (default: a temp folder)")
     args = parser.parse_args()
     base = get_profile("default", **dict(_override(item) for item in args.set))
     out = args.out or Path(tempfile.mkdtemp(prefix="bench_ablation_"))
-    runs = [RUNS[name] for name in args.runs]
+    runs = [replace(RUNS[name], seed=seed) for seed in args.seeds for name in args.runs]
     jobs: list[Job] = []
     outputs: dict[str, Path] = {}
     plan = []
@@ -88,7 +91,13 @@ def main() -> None:
         model = Path(warm_config.warmstart.output_dir)
         outputs[f"warmstart/{key}"] = model / "config.json"
         outputs[f"eval/warmstart-{key}"] = warm_eval / "summary.json"
-        jobs.append(Job(f"warmstart/{key}", _warmstart, (warmstart_config(base, warm_config),)))
+        base_key = base_warmstart_key(base, run)  # self-consistency samples the single-answer warm start
+        if base_key is not None:
+            base_config = run_config(base, DemoRun("rlvr", run.seed), out, None, None)
+            outputs[f"warmstart/{base_key}"] = Path(base_config.warmstart.output_dir) / "config.json"
+            jobs.append(Job(f"warmstart/{base_key}", _warmstart, (warmstart_config(base, base_config),)))
+        needs = () if base_key is None else (f"warmstart/{base_key}",)
+        jobs.append(Job(f"warmstart/{key}", _warmstart, (warmstart_config(base, warm_config),), needs))
         jobs.append(
             Job(
                 f"eval/warmstart-{key}",

@@ -321,12 +321,19 @@ def run_demo(
 
 
 def _init_worker(threads: int) -> None:
-    """Each process: `threads` torch threads, no HF progress bars (the demo shows its own progress)."""
+    """Each process: `threads` torch threads, no HF progress bars (the demo shows its own progress), and
+    not the deprecation notice transformers 5 prints for every GRPO run because TRL 1.16 still uses the
+    name `gradient_checkpointing` (nothing a demo user can act on; every other warning shows)."""
+    import warnings
+
     import torch
     from transformers.utils import logging as transformers_logging
 
     torch.set_num_threads(threads)
     transformers_logging.disable_progress_bar()
+    warnings.filterwarnings(
+        "ignore", message=r"`(is_)?gradient_checkpointing\w*` is deprecated", category=FutureWarning
+    )
 
 
 def _warmstart(config: Any) -> float:

@@ -57,6 +57,7 @@ LEVERS: dict[str, dict[str, Any]] = {
     "t1.3_144": {"grpo_steps": 144, "grpo_temperature": 1.3},
     "t1.3_288": {"grpo_steps": 288, "grpo_temperature": 1.3},
     "t1.6_288": {"grpo_steps": 288, "grpo_temperature": 1.6},
+    "t1.3_576": {"grpo_steps": 576, "grpo_temperature": 1.3},
 }
 RUNS = {
     "rlvr": DemoRun("rlvr"),

@@ -45,7 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from beyondmode.demo.pipeline import run_demo
+    from beyondmode.demo.pipeline import demo_jobs, run_demo
 
     if bool(args.kb) != bool(args.stats):
         raise FileNotFoundError(
@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         if path and not Path(path).exists():
             raise FileNotFoundError(f"not found: {path}")
     profile = get_profile(args.profile, task=args.task)
-    total = len(profile.runs) * 2 + len({run.warmstart_key for run in profile.runs}) + 1
+    total = len(demo_jobs(profile, Path(args.out), args.kb, args.stats)[0]) + 1  # every job, then the report
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"))
     with Progress(*columns, TimeElapsedColumn(), transient=False) as progress:
         bar = progress.add_task(f"demo ({profile.name})", total=total)
@@ -74,7 +74,10 @@ def run(args: argparse.Namespace) -> int:
     console = Console()
     for paragraph in _summary_lines(result.summary):
         console.print(paragraph)
-    console.print(f"total {result.summary['total_s']:.0f} s")
+    summary = result.summary
+    console.print(
+        f"{summary['wall_s']:.0f} s wall ({summary['total_s']:.0f} job-seconds in {summary['workers']} workers)"
+    )
     print(result.report_html)
     return 0
 

@@ -1,6 +1,6 @@
 """Demo wall time: runs `beyondmode demo` with a profile and prints the total and each stage's seconds.
 
-Target (issue 6): the default profile in <= 10 minutes on 2 CPU cores; the quick profile well under 2.
+Target (issue 11): `make demo`, setup included, in <= 10 minutes on 2 CPU cores; the quick profile well under 2.
 
     python bench/bench_demo.py [--profile default] [--out /tmp/bench_demo]
 """

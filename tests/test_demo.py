@@ -151,10 +151,16 @@ def test_multi_answer_warm_starts_sample_the_single_answer_warm_start(tmp_path: 
     profile = get_profile("quick")
     jobs = {job.name: job for job in demo_jobs(profile, tmp_path, None, None)[0]}
     for key in ("k3-noconf-s0", "k3-conf-s0"):
-        assert jobs[f"warmstart/{key}"].needs == ("warmstart/k1-noconf-s0",)
         config = jobs[f"warmstart/{key}"].args[0]
         assert config.warmstart.init == str(tmp_path / "warmstart" / "k1-noconf-s0")
         assert config.warmstart.base_steps == 0 and config.warmstart.sample_prompt == "format"
+    # the format with confidences reuses the samples of the one without (same base, prompts and seed)
+    assert jobs["warmstart/k3-noconf-s0"].needs == ("warmstart/k1-noconf-s0",)
+    assert jobs["warmstart/k3-noconf-s0"].args[0].warmstart.samples_from is None
+    assert jobs["warmstart/k3-conf-s0"].needs == ("warmstart/k1-noconf-s0", "warmstart/k3-noconf-s0")
+    assert jobs["warmstart/k3-conf-s0"].args[0].warmstart.samples_from == str(
+        tmp_path / "warmstart" / "k3-noconf-s0"
+    )
     assert jobs["warmstart/k1-noconf-s0"].args[0].warmstart.init == "tiny"
     assert jobs["warmstart/k1-conf-s0"].needs == ()
 
@@ -162,6 +168,12 @@ def test_multi_answer_warm_starts_sample_the_single_answer_warm_start(tmp_path: 
     names = [job.name for job in demo_jobs(alone, tmp_path, None, None)[0]]
     assert names.index("warmstart/k1-noconf-s0") < names.index("warmstart/k3-noconf-s0")
     assert names.count("warmstart/k1-noconf-s0") == 1 and names.count("eval/warmstart-k1-noconf-s0") == 1
+    conf_only = [
+        job.name
+        for job in demo_jobs(replace(profile, runs=(DemoRun("multi_rlcr"),)), tmp_path, None, None)[0]
+    ]
+    assert conf_only.index("warmstart/k3-noconf-s0") < conf_only.index("warmstart/k3-conf-s0")
+    assert "eval/warmstart-k3-noconf-s0" not in conf_only
     only_multi = [
         job.name
         for job in demo_jobs(replace(profile, runs=(DemoRun("multi_rlvr"),)), tmp_path, None, None)[0]

@@ -116,6 +116,10 @@ class WarmstartConfig:
     `save_steps` (SFT checkpoint every N steps, for `--resume`; 0: none); `device` (`auto`: cuda when
     available).
 
+    `samples_from` (self-consistency): the folder of an earlier self-consistency warm start from the same
+    `init` whose sampled answers (its `samples.jsonl`) are reused instead of sampling again, e.g. for
+    the same K with and without confidences; its sampling settings and examples must match (checked).
+
     `list_min_frequency` (self-consistency with an "up to K" format, `format.min_candidates`): list the
     answers sampled more often than this share of the samples (at least `min_candidates` of them);
     null: the reward's per-answer cost `method.weights.answer_cost` (the plug-in rule "list a_i when its
@@ -147,6 +151,7 @@ class WarmstartConfig:
     lora_alpha: int = 32
     device: str = "auto"
     list_min_frequency: float | None = None
+    samples_from: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

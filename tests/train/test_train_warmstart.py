@@ -200,7 +200,29 @@ def test_every_tiny_warm_start_of_a_task_shares_one_vocabulary(tmp_path: Path) -
         *common,
     ]
     assert main(["warmstart", str(config), *continued]) == 0
-    assert load_model(str(tmp_path / "multi" / "warmstart")).tokenizer.get_vocab() == vocabulary
+    first = tmp_path / "multi" / "warmstart"
+    assert load_model(str(first)).tokenizer.get_vocab() == vocabulary
+
+    # another warm start from the same base reuses those samples: the same SFT targets, no sampling
+    reuse = [*continued, f"output.dir={tmp_path / 'reuse'}", f"warmstart.samples_from={first}"]
+    assert main(["warmstart", str(config), *reuse]) == 0
+    second = tmp_path / "reuse" / "warmstart"
+    targets = [(folder / "pairs.jsonl").read_text().splitlines()[1:] for folder in (first, second)]
+    assert targets[0] == targets[1]  # the first line is each run's statistics
+    info = json.loads((second / "run_info.json").read_text())
+    assert info["samples_from"] == str(first) and (second / "samples.jsonl").is_file()
+    from beyondmode.config import load_config
+    from beyondmode.train.warmstart import run_warmstart
+
+    for bad, named in (("warmstart.num_samples=3", "num_samples"), ("seed=1", "seed")):
+        other = load_config(str(config), [*reuse, f"output.dir={tmp_path / bad}", bad])
+        with pytest.raises(ValueError, match=f"samples_from: .* {named}="):
+            run_warmstart(other)
+    missing = load_config(
+        str(config), [*continued, f"output.dir={tmp_path / 'x'}", f"warmstart.samples_from={tmp_path}"]
+    )
+    with pytest.raises(FileNotFoundError, match=r"samples\.jsonl not found"):
+        run_warmstart(missing)
 
 
 @pytest.mark.slow

@@ -108,6 +108,7 @@ def run_config(
     }
     oracle = run.oracle_assisted
     base = base_warmstart_key(profile, run)
+    samples = samples_warmstart_key(profile, run)
     overrides = {
         "task.name": profile.task,
         "task.max_examples": profile.num_train,
@@ -129,6 +130,7 @@ def run_config(
         "warmstart.base_steps": 0,
         "warmstart.sample_prompt": "format",
         "warmstart.num_samples": profile.warmstart_samples,
+        "warmstart.samples_from": str(run_dir / "warmstart" / samples) if samples else None,
         "warmstart.batch_size": profile.warmstart_batch,
         "warmstart.learning_rate": profile.warmstart_lr,
         "warmstart.log_every": 0,
@@ -168,6 +170,17 @@ def base_warmstart_key(profile: DemoProfile, run: DemoRun) -> str | None:
     if run.is_multi and _warmstart_confidence(profile, run) == "self_consistency":
         return DemoRun("rlvr", run.seed).warmstart_key
     return None
+
+
+def samples_warmstart_key(profile: DemoProfile, run: DemoRun) -> str | None:
+    """The warm start whose self-consistency samples a run's warm start reuses, or None.
+
+    The K-answer formats with and without confidences sample the same base with the same prompts and
+    seed, so they would draw the same samples: the one with confidences reads those of the one without
+    (`warmstart.samples_from`) instead of drawing them again."""
+    if base_warmstart_key(profile, run) is None or not run.with_confidence:
+        return None
+    return DemoRun("multi_rlvr", run.seed, run.num_candidates).warmstart_key
 
 
 def _warmstart_confidence(profile: DemoProfile, run: DemoRun) -> str:
@@ -225,14 +238,17 @@ def demo_jobs(
         key = run.warmstart_key
         if key in built:
             return
-        base = base_warmstart_key(profile, run)
-        if base is not None:  # its base first (a single-answer run of the seed may come later or never)
-            build_warmstart(
-                DemoRun("rlvr", run.seed), run_config(profile, DemoRun("rlvr", run.seed), run_dir, kb, stats)
-            )
+        needs: list[str] = []
+        # what it starts from or reuses first (the run that owns that warm start may come later or never)
+        for source_key, source in (
+            (base_warmstart_key(profile, run), DemoRun("rlvr", run.seed)),
+            (samples_warmstart_key(profile, run), DemoRun("multi_rlvr", run.seed, run.num_candidates)),
+        ):
+            if source_key is not None:
+                build_warmstart(source, run_config(profile, source, run_dir, kb, stats))
+                needs.append(f"warmstart/{source_key}")
         built.add(key)
-        needs = () if base is None else (f"warmstart/{base}",)
-        jobs.append(Job(f"warmstart/{key}", _warmstart, (warmstart_config(profile, config),), needs))
+        jobs.append(Job(f"warmstart/{key}", _warmstart, (warmstart_config(profile, config),), tuple(needs)))
 
     for run in profile.runs:
         config = run_config(profile, run, run_dir, kb, stats)

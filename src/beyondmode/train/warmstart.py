@@ -69,6 +69,7 @@ Progress = Callable[[str, int, int, float], None]
 """progress(stage, step, total, loss) for a CLI progress bar."""
 STATE_DIR = "warmstart_state"
 PAIRS_FILE = "pairs.jsonl"
+SAMPLES_FILE = "samples.jsonl"
 CHECKPOINT_FILE = "sft_checkpoint.pt"
 TOKENIZER_MAX_CANDIDATES = 5
 """A tiny model's tokenizer knows the format tags of K = 1..5 at least (`vocabulary_formats`)."""
@@ -200,8 +201,13 @@ def self_consistency_pairs(
     fmt: AnswerFormat,
     examples: Sequence[Example],
     progress: Progress | None,
+    samples_path: Path | None = None,
 ) -> tuple[list[tuple[Any, str]], dict[str, Any]]:
-    """Steps (1)-(2) of the self-consistency warm start; returns the K-candidate pairs and statistics."""
+    """Steps (1)-(2) of the self-consistency warm start; returns the K-candidate pairs and statistics.
+
+    The sampled answers are counted per example and, with `samples_path`, written there (`SAMPLES_FILE`:
+    a header of the sampling settings, then one row of counts per example); `warmstart.samples_from`
+    reads such a file instead of sampling."""
     warm = config.warmstart
     plain = sampling_prompt(config) == "plain"
     fill_check(warm.fill)
@@ -227,19 +233,43 @@ def self_consistency_pairs(
         max_new_tokens = (
             max(len(tokenizer(c, add_special_tokens=False)["input_ids"]) for _, c in targets) + 16
         )
-    samples = sample_completions(
-        model,
-        tokenizer,
-        prompts,
-        warm.num_samples,
-        max_new_tokens,
-        warm.sample_temperature,
-        batch_size=warm.sample_batch_size,
-        progress=_stage(progress, "sampling", len(prompts)),
-        seed=config.seed,
-    )
-    grader = get_grader(task.grader)
-    counts_per_example = [answer_counts(texts, None if plain else single, grader) for texts in samples]
+    sampling = {
+        "init": warm.init,
+        "base_steps": warm.base_steps,
+        "seed": config.seed,
+        "num_samples": warm.num_samples,
+        "sample_temperature": warm.sample_temperature,
+        "sample_prompt": stats["sample_prompt"],
+        "max_new_tokens": max_new_tokens,
+        "grader": task.grader,
+    }
+    ids = [example.id for example in singles]
+    if warm.samples_from:
+        if warm.base_steps > 0:
+            raise ValueError(
+                "warmstart.samples_from reuses samples of `init`; with warmstart.base_steps > 0 the SFT "
+                "would continue from another model: set warmstart.base_steps=0"
+            )
+        counts_per_example = load_answer_samples(Path(warm.samples_from), sampling, ids)
+        stats["samples_from"] = str(warm.samples_from)
+        logger.info("self-consistency: reusing the samples of %s", warm.samples_from)
+    else:
+        samples = sample_completions(
+            model,
+            tokenizer,
+            prompts,
+            warm.num_samples,
+            max_new_tokens,
+            warm.sample_temperature,
+            batch_size=warm.sample_batch_size,
+            progress=_stage(progress, "sampling", len(prompts)),
+            seed=config.seed,
+        )
+        grader = get_grader(task.grader)
+        counts_per_example = [answer_counts(texts, None if plain else single, grader) for texts in samples]
+    if samples_path is not None:
+        rows = [{"id": i, "counts": dict(counts)} for i, counts in zip(ids, counts_per_example, strict=True)]
+        write_jsonl_atomic(samples_path, [sampling, *rows])
     # padding: the model's own answers to other prompts (plain), else the task's answer pool (tiny)
     pool = model_answer_pool(counts_per_example) if plain else answer_pool(singles)
     rng = random.Random(config.seed)
@@ -272,6 +302,29 @@ def self_consistency_pairs(
         fmt.num_candidates,
     )
     return pairs, stats
+
+
+def load_answer_samples(folder: Path, sampling: dict[str, Any], ids: Sequence[str]) -> list[Counter[str]]:
+    """The answer counts an earlier warm start sampled (`folder / SAMPLES_FILE`), checked against this
+    warm start's sampling settings and examples; a mismatch names the setting."""
+    path = folder / SAMPLES_FILE
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"warmstart.samples_from: {path} not found (a self-consistency warm start writes it beside its model)"
+        )
+    header, *rows = (json.loads(line) for line in path.read_text(encoding="utf-8").splitlines())
+    for key, value in sampling.items():
+        if header.get(key) != value:
+            raise ValueError(
+                f"warmstart.samples_from: {folder} was sampled with {key}={header.get(key)!r}; this warm "
+                f"start has {key}={value!r}"
+            )
+    if [row["id"] for row in rows] != list(ids):
+        raise ValueError(
+            f"warmstart.samples_from: {folder} sampled other examples ({len(rows)} rows; this warm start "
+            f"has {len(ids)} examples)"
+        )
+    return [Counter(row["counts"]) for row in rows]
 
 
 def listing_threshold(config: RunConfig) -> float:
@@ -324,7 +377,9 @@ def run_warmstart(
             )
     else:
         if warm.confidence == "self_consistency":
-            pairs, sampling = self_consistency_pairs(model, tokenizer, task, config, fmt, examples, progress)
+            pairs, sampling = self_consistency_pairs(
+                model, tokenizer, task, config, fmt, examples, progress, state / SAMPLES_FILE
+            )
             stats.update(sampling)
         else:
             pairs = sft_pairs(examples, fmt, tokenizer, config, answer_pool(examples))
@@ -347,6 +402,8 @@ def run_warmstart(
     tokenizer.save_pretrained(output)
     record_run(output, config, "warmstart", stats)
     os.replace(pairs_path, output / PAIRS_FILE)  # the SFT data stays beside the model as a record
+    if (state / SAMPLES_FILE).is_file():  # and the sampled answers, for `warmstart.samples_from`
+        os.replace(state / SAMPLES_FILE, output / SAMPLES_FILE)
     shutil.rmtree(state)
     logger.info("warm start saved to %s (final loss %.4f)", output, losses[-1] if losses else float("nan"))
     return output

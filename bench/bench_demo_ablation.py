@@ -26,10 +26,10 @@ from beyondmode.demo.pipeline import (
     _evaluate,
     _train,
     _warmstart,
-    base_warmstart_key,
     run_config,
     run_jobs,
     warmstart_config,
+    warmstart_sources,
 )
 from beyondmode.demo.profiles import DemoRun, get_profile
 from beyondmode.demo.rl_gain import rl_gain_rows
@@ -92,13 +92,19 @@ def main() -> None:
         model = Path(warm_config.warmstart.output_dir)
         outputs[f"warmstart/{key}"] = model / "config.json"
         outputs[f"eval/warmstart-{key}"] = warm_eval / "summary.json"
-        base_key = base_warmstart_key(base, run)  # self-consistency samples the single-answer warm start
-        if base_key is not None:
-            base_config = run_config(base, DemoRun("rlvr", run.seed), out, None, None)
-            outputs[f"warmstart/{base_key}"] = Path(base_config.warmstart.output_dir) / "config.json"
-            jobs.append(Job(f"warmstart/{base_key}", _warmstart, (warmstart_config(base, base_config),)))
-        needs = () if base_key is None else (f"warmstart/{base_key}",)
-        jobs.append(Job(f"warmstart/{key}", _warmstart, (warmstart_config(base, warm_config),), needs))
+        # the warm starts it samples or reuses (the single-answer base; the samples of K without confidences)
+        needs: list[str] = []
+        for source in warmstart_sources(base, run):
+            for wanted in [*warmstart_sources(base, source), source]:
+                wanted_config = run_config(base, wanted, out, None, None)
+                wanted_name = f"warmstart/{wanted.warmstart_key}"
+                outputs[wanted_name] = Path(wanted_config.warmstart.output_dir) / "config.json"
+                wanted_needs = tuple(f"warmstart/{s.warmstart_key}" for s in warmstart_sources(base, wanted))
+                jobs.append(
+                    Job(wanted_name, _warmstart, (warmstart_config(base, wanted_config),), wanted_needs)
+                )
+            needs.append(f"warmstart/{source.warmstart_key}")
+        jobs.append(Job(f"warmstart/{key}", _warmstart, (warmstart_config(base, warm_config),), tuple(needs)))
         jobs.append(
             Job(
                 f"eval/warmstart-{key}",

@@ -183,6 +183,17 @@ def samples_warmstart_key(profile: DemoProfile, run: DemoRun) -> str | None:
     return DemoRun("multi_rlvr", run.seed, run.num_candidates).warmstart_key
 
 
+def warmstart_sources(profile: DemoProfile, run: DemoRun) -> list[DemoRun]:
+    """The runs whose warm starts a run's warm start needs first: the base it samples and continues
+    from (`base_warmstart_key`), then the one whose samples it reuses (`samples_warmstart_key`)."""
+    sources = []
+    if base_warmstart_key(profile, run) is not None:
+        sources.append(DemoRun("rlvr", run.seed))
+    if samples_warmstart_key(profile, run) is not None:
+        sources.append(DemoRun("multi_rlvr", run.seed, run.num_candidates))
+    return sources
+
+
 def _warmstart_confidence(profile: DemoProfile, run: DemoRun) -> str:
     """Oracle-assisted runs distil the posterior; the others use what labels give (`profile`)."""
     if run.oracle_assisted:
@@ -238,17 +249,13 @@ def demo_jobs(
         key = run.warmstart_key
         if key in built:
             return
-        needs: list[str] = []
         # what it starts from or reuses first (the run that owns that warm start may come later or never)
-        for source_key, source in (
-            (base_warmstart_key(profile, run), DemoRun("rlvr", run.seed)),
-            (samples_warmstart_key(profile, run), DemoRun("multi_rlvr", run.seed, run.num_candidates)),
-        ):
-            if source_key is not None:
-                build_warmstart(source, run_config(profile, source, run_dir, kb, stats))
-                needs.append(f"warmstart/{source_key}")
+        sources = warmstart_sources(profile, run)
+        for source in sources:
+            build_warmstart(source, run_config(profile, source, run_dir, kb, stats))
         built.add(key)
-        jobs.append(Job(f"warmstart/{key}", _warmstart, (warmstart_config(profile, config),), tuple(needs)))
+        needs = tuple(f"warmstart/{source.warmstart_key}" for source in sources)
+        jobs.append(Job(f"warmstart/{key}", _warmstart, (warmstart_config(profile, config),), needs))
 
     for run in profile.runs:
         config = run_config(profile, run, run_dir, kb, stats)

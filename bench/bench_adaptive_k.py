@@ -31,9 +31,9 @@ import numpy as np
 from beyondmode.demo.pipeline import (
     EVAL_SEED,
     _init_worker,
-    base_warmstart_key,
     eval_task_options,
     run_config,
+    warmstart_base,
 )
 from beyondmode.demo.profiles import DemoRun, get_profile
 
@@ -69,10 +69,10 @@ def build_base_warmstart(out: Path) -> None:
     from beyondmode.train.warmstart import run_warmstart
 
     profile = get_profile("default")
-    base = base_warmstart_key(profile, RUN)
-    if base is not None and not (out / "warmstart" / base / "config.json").is_file():
+    base = warmstart_base(profile, RUN)
+    if base is not None and not (out / "warmstart" / base.warmstart_key / "config.json").is_file():
         _init_worker(1)
-        run_warmstart(run_config(profile, DemoRun("rlvr", RUN.seed), out, None, None))
+        run_warmstart(run_config(profile, base, out, None, None))
 
 
 def warmstart_and_train(out: Path, cost: float, steps: int | None, temperature: float | None) -> float:

@@ -25,11 +25,9 @@ from beyondmode.demo.pipeline import (
     Job,
     _evaluate,
     _train,
-    _warmstart,
     run_config,
     run_jobs,
-    warmstart_config,
-    warmstart_sources,
+    warmstart_jobs,
 )
 from beyondmode.demo.profiles import DemoRun, get_profile
 from beyondmode.demo.rl_gain import rl_gain_rows
@@ -84,27 +82,18 @@ def main() -> None:
     runs = [replace(RUNS[name], seed=seed) for seed in args.seeds for name in args.runs]
     jobs: list[Job] = []
     outputs: dict[str, Path] = {}
+    built: set[str] = set()
     plan = []
     for run in runs:
         warm_config = run_config(base, run, out, None, None)
         key = run.warmstart_key
         warm_eval = out / "eval" / f"warmstart-{key}"
         model = Path(warm_config.warmstart.output_dir)
-        outputs[f"warmstart/{key}"] = model / "config.json"
         outputs[f"eval/warmstart-{key}"] = warm_eval / "summary.json"
-        # the warm starts it samples or reuses (the single-answer base; the samples of K without confidences)
-        needs: list[str] = []
-        for source in warmstart_sources(base, run):
-            for wanted in [*warmstart_sources(base, source), source]:
-                wanted_config = run_config(base, wanted, out, None, None)
-                wanted_name = f"warmstart/{wanted.warmstart_key}"
-                outputs[wanted_name] = Path(wanted_config.warmstart.output_dir) / "config.json"
-                wanted_needs = tuple(f"warmstart/{s.warmstart_key}" for s in warmstart_sources(base, wanted))
-                jobs.append(
-                    Job(wanted_name, _warmstart, (warmstart_config(base, wanted_config),), wanted_needs)
-                )
-            needs.append(f"warmstart/{source.warmstart_key}")
-        jobs.append(Job(f"warmstart/{key}", _warmstart, (warmstart_config(base, warm_config),), tuple(needs)))
+        # its warm start, after those it samples or reuses (the single-answer base, the K samples)
+        for job in warmstart_jobs(base, run, out, None, None, built):
+            jobs.append(job)
+            outputs[job.name] = Path(job.args[0].warmstart.output_dir) / "config.json"
         jobs.append(
             Job(
                 f"eval/warmstart-{key}",

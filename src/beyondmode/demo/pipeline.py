@@ -107,8 +107,8 @@ def run_config(
         "gradient_checkpointing": False,
     }
     oracle = run.oracle_assisted
-    base = base_warmstart_key(profile, run)
-    samples = samples_warmstart_key(profile, run)
+    base = warmstart_base(profile, run)
+    samples = warmstart_samples_source(profile, run)
     overrides = {
         "task.name": profile.task,
         "task.max_examples": profile.num_train,
@@ -121,7 +121,7 @@ def run_config(
         "model.tiny.num_layers": profile.num_layers,
         "model.tiny.num_heads": profile.num_heads,
         "model.tiny.intermediate_size": profile.intermediate_size,
-        "warmstart.init": str(run_dir / "warmstart" / base) if base else "tiny",
+        "warmstart.init": str(run_dir / "warmstart" / base.warmstart_key) if base else "tiny",
         "warmstart.output_dir": str(run_dir / "warmstart" / run.warmstart_key),
         "warmstart.answers": "posterior" if oracle else "label",
         "warmstart.confidence": _warmstart_confidence(profile, run),
@@ -130,7 +130,7 @@ def run_config(
         "warmstart.base_steps": 0,
         "warmstart.sample_prompt": "format",
         "warmstart.num_samples": profile.warmstart_samples,
-        "warmstart.samples_from": str(run_dir / "warmstart" / samples) if samples else None,
+        "warmstart.samples_from": str(run_dir / "warmstart" / samples.warmstart_key) if samples else None,
         "warmstart.batch_size": profile.warmstart_batch,
         "warmstart.learning_rate": profile.warmstart_lr,
         "warmstart.log_every": 0,
@@ -161,37 +161,44 @@ def warmstart_config(profile: DemoProfile, config: Any) -> Any:
     return replace(config, task=replace(config.task, max_examples=profile.warmstart_examples))
 
 
-def base_warmstart_key(profile: DemoProfile, run: DemoRun) -> str | None:
-    """The warm start a run's own warm start is sampled from, or None (built from scratch).
+def warmstart_base(profile: DemoProfile, run: DemoRun) -> DemoRun | None:
+    """The run whose warm start a run's warm start samples and continues from, or None (from scratch).
 
     A multi-answer run's self-consistency warm start samples the single-answer warm start of its seed
     (RLVR's starting point: the tiny model SFT-ed on one label per case) and continues from it, so
     the multi and single runs start from one base and the base is trained once."""
     if run.is_multi and _warmstart_confidence(profile, run) == "self_consistency":
-        return DemoRun("rlvr", run.seed).warmstart_key
+        return DemoRun("rlvr", run.seed)
     return None
 
 
-def samples_warmstart_key(profile: DemoProfile, run: DemoRun) -> str | None:
-    """The warm start whose self-consistency samples a run's warm start reuses, or None.
+def warmstart_samples_source(profile: DemoProfile, run: DemoRun) -> DemoRun | None:
+    """The run whose warm start's self-consistency samples a run's warm start reuses, or None.
 
     The K-answer formats with and without confidences sample the same base with the same prompts and
     seed, so they would draw the same samples: the one with confidences reads those of the one without
     (`warmstart.samples_from`) instead of drawing them again."""
-    if base_warmstart_key(profile, run) is None or not run.with_confidence:
+    if warmstart_base(profile, run) is None or not run.with_confidence:
         return None
-    return DemoRun("multi_rlvr", run.seed, run.num_candidates).warmstart_key
+    return DemoRun("multi_rlvr", run.seed, run.num_candidates)
 
 
-def warmstart_sources(profile: DemoProfile, run: DemoRun) -> list[DemoRun]:
-    """The runs whose warm starts a run's warm start needs first: the base it samples and continues
-    from (`base_warmstart_key`), then the one whose samples it reuses (`samples_warmstart_key`)."""
-    sources = []
-    if base_warmstart_key(profile, run) is not None:
-        sources.append(DemoRun("rlvr", run.seed))
-    if samples_warmstart_key(profile, run) is not None:
-        sources.append(DemoRun("multi_rlvr", run.seed, run.num_candidates))
-    return sources
+def warmstart_jobs(
+    profile: DemoProfile, run: DemoRun, run_dir: Path, kb: str | None, stats: str | None, built: set[str]
+) -> list[Job]:
+    """The warm-start job of `run` and, first, those of the warm starts it needs (its base, the samples
+    it reuses), skipping the keys in `built` (updated)."""
+    key = run.warmstart_key
+    if key in built:
+        return []
+    jobs: list[Job] = []
+    sources = [s for s in (warmstart_base(profile, run), warmstart_samples_source(profile, run)) if s]
+    for source in sources:
+        jobs += warmstart_jobs(profile, source, run_dir, kb, stats, built)
+    built.add(key)
+    config = warmstart_config(profile, run_config(profile, run, run_dir, kb, stats))
+    needs = tuple(f"warmstart/{source.warmstart_key}" for source in sources)
+    return [*jobs, Job(f"warmstart/{key}", _warmstart, (config,), needs)]
 
 
 def _warmstart_confidence(profile: DemoProfile, run: DemoRun) -> str:
@@ -244,23 +251,10 @@ def demo_jobs(
     warm_evals: dict[str, Path] = {}
     built: set[str] = set()
     evaluated: set[str] = set()
-
-    def build_warmstart(run: DemoRun, config: Any) -> None:
-        key = run.warmstart_key
-        if key in built:
-            return
-        # what it starts from or reuses first (the run that owns that warm start may come later or never)
-        sources = warmstart_sources(profile, run)
-        for source in sources:
-            build_warmstart(source, run_config(profile, source, run_dir, kb, stats))
-        built.add(key)
-        needs = tuple(f"warmstart/{source.warmstart_key}" for source in sources)
-        jobs.append(Job(f"warmstart/{key}", _warmstart, (warmstart_config(profile, config),), needs))
-
     for run in profile.runs:
         config = run_config(profile, run, run_dir, kb, stats)
         key = run.warmstart_key
-        build_warmstart(run, config)
+        jobs += warmstart_jobs(profile, run, run_dir, kb, stats, built)
         warm_evals[run.name] = run_dir / "eval" / f"warmstart-{key}"
         if key not in evaluated:
             evaluated.add(key)

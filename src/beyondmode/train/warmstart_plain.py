@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from beyondmode.types import Example
 
@@ -41,7 +40,7 @@ SHORT_ANSWER_SHOTS: tuple[dict[str, str], ...] = (
 )
 """Demonstrations of the answer's shape (general knowledge, never a task's data)."""
 PLAIN_THINK = "List the most likely answers."
-"""The think text of a target when the example has no findings to restate."""
+"""The think text of a pretrained model's targets (`think_for`)."""
 FILL_RULES = ("drop", "pad")
 
 _PREFIXES = re.compile(
@@ -52,15 +51,20 @@ _PREFIXES = re.compile(
 _MARKUP = re.compile(r"[*_`\"“”]+")
 
 
-def plain_messages(example: Example) -> tuple[dict[str, str], ...]:
-    """The sampling prompt: `PLAIN_INSTRUCTION`, the shots, then the example's own non-system messages.
+def plain_messages(example: Example, task_sentence: str | None = None) -> tuple[dict[str, str], ...]:
+    """The sampling prompt: `PLAIN_INSTRUCTION` (after `task_sentence` when given: a task that lists its
+    possible answers keeps its list), the shots, then the example's own non-system messages.
 
     >>> from beyondmode.tasks.base import build_prompt
-    >>> plain_messages(Example("e", build_prompt("FORMAT RULES", "Question: who?"), (("x",),)))[-1]
+    >>> example = Example("e", build_prompt("FORMAT RULES", "Question: who?"), (("x",),))
+    >>> plain_messages(example)[-1]
     {'role': 'user', 'content': 'Question: who?'}
+    >>> plain_messages(example, "Possible answers: a, b.")[0]["content"]
+    'Possible answers: a, b. Reply with the answer only, in a few words.'
     """
     kept = tuple(dict(m) for m in example.prompt if m.get("role") != "system")
-    return ({"role": "system", "content": PLAIN_INSTRUCTION}, *SHORT_ANSWER_SHOTS, *kept)
+    system = f"{task_sentence} {PLAIN_INSTRUCTION}" if task_sentence else PLAIN_INSTRUCTION
+    return ({"role": "system", "content": system}, *SHORT_ANSWER_SHOTS, *kept)
 
 
 def short_answer(text: str, max_words: int = 8) -> str | None:
@@ -92,5 +96,7 @@ def fill_check(fill: str) -> None:
 
 
 def think_for(example: Example) -> str:
-    findings: Any = example.metadata.get("findings")
-    return " ".join(str(f) for f in findings) if findings else PLAIN_THINK
+    """The think text of a pretrained model's target: `PLAIN_THINK`. It does not restate the findings:
+    they are in the prompt already, and DDXPlus's are release codes (`douleurxx_carac=sensible`) that
+    took SmolLM2 60-100 of its 96 new tokens to copy, so the answers were cut off."""
+    return PLAIN_THINK

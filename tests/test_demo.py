@@ -163,6 +163,14 @@ def test_multi_answer_warm_starts_sample_the_single_answer_warm_start(tmp_path: 
     )
     assert jobs["warmstart/k1-noconf-s0"].args[0].warmstart.init == "tiny"
     assert jobs["warmstart/k1-conf-s0"].needs == ()
+    assert {job.args[0].warmstart.answer_shares for job in jobs.values() if job.name.startswith("warm")} == {
+        "sampled"
+    }
+    exact = {
+        job.name: job
+        for job in demo_jobs(replace(profile, warmstart_shares="exact"), tmp_path, None, None)[0]
+    }
+    assert exact["warmstart/k3-noconf-s0"].args[0].warmstart.answer_shares == "exact"
 
     alone = replace(profile, runs=(DemoRun("multi_rlvr"), DemoRun("rlvr")))
     names = [job.name for job in demo_jobs(alone, tmp_path, None, None)[0]]

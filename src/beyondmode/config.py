@@ -118,6 +118,12 @@ class WarmstartConfig:
     `save_steps` (SFT checkpoint every N steps, for `--resume`; 0: none); `device` (`auto`: cuda when
     available).
 
+    `answer_shares` (self-consistency with `sample_prompt: format`): `sampled` (frequencies among
+    `num_samples` samples) or `exact` (no samples: the base model's probability of each answer its
+    training cases' labels name, or the task's listed answers where it lists them, each written as the
+    single-answer completion with the warm start's think text, normalised over those answers: the
+    frequencies infinitely many samples would give, without their noise; `num_samples` is not used).
+
     `samples_from` (self-consistency): the folder of an earlier self-consistency warm start from the same
     `init` whose sampled answers (its `samples.jsonl`) are reused instead of sampling again, e.g. for
     the same K with and without confidences; its sampling settings and examples must match (checked).
@@ -154,6 +160,7 @@ class WarmstartConfig:
     device: str = "auto"
     list_min_frequency: float | None = None
     samples_from: str | None = None
+    answer_shares: str = "sampled"
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +195,7 @@ _CHOICES = {
     ("warmstart", "answers"): ("label", "posterior"),
     ("warmstart", "sample_prompt"): ("auto", "format", "plain", "options"),
     ("warmstart", "fill"): ("drop", "pad"),
+    ("warmstart", "answer_shares"): ("sampled", "exact"),
     ("model", "dtype"): ("auto", "float32", "bfloat16", "float16"),
 }
 

@@ -1,8 +1,10 @@
-"""The model's own distribution over a task's listed answers (`warmstart.sample_prompt=options`): exact
-against a full forward pass, normalised, and a warm start whose targets follow it and not the answer key."""
+"""The model's own distribution over a task's listed answers (`warmstart.sample_prompt=options`) or over
+the single-answer completions naming each training label (`warmstart.answer_shares=exact`): exact against
+a full forward pass, normalised, and a warm start whose targets follow it and not the answer key."""
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -141,3 +143,81 @@ def test_options_mode_needs_a_task_that_lists_its_answers(tmp_path: Path) -> Non
 
 class _Tokenizer:
     chat_template = "x"  # prompts stay chat messages
+
+
+def test_exact_shares_score_every_training_label_as_a_completion_without_sampling(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """`warmstart.answer_shares: exact` (tiny format): each answer the training labels name gets the
+    base's probability of the single-answer completion naming it (think text included), normalised;
+    the K targets follow those shares, and nothing is sampled."""
+    from toy_task import DIAGNOSES
+
+    from beyondmode.cli import main
+    from beyondmode.models.loading import load_model
+    from beyondmode.train.dataset import example_row
+    from beyondmode.train.sft import encode_prompt
+    from beyondmode.train.warmstart_data import think_text
+
+    config = tmp_path / "toy.yaml"
+    config.write_text(
+        "task: {name: 'toy_task:ToyTask', options: {num_examples: 12}}\n"
+        "model: {tiny: {hidden_size: 16, num_layers: 1, num_heads: 2, intermediate_size: 32}}\n"
+    )
+    common = ["warmstart.steps=3", "warmstart.batch_size=4", "warmstart.log_every=0"]
+    single_base = ["method.method=rlvr", "warmstart.confidence=uniform", f"output.dir={tmp_path / 'b'}"]
+    assert main(["warmstart", str(config), *single_base, *common]) == 0
+    base = load_model(str(tmp_path / "b" / "warmstart"))
+    run = load_config(
+        str(config),
+        [
+            "method.method=multi_rlcr",
+            "method.num_candidates=3",
+            f"output.dir={tmp_path / 'm'}",
+            "warmstart.base_steps=0",
+            "warmstart.sample_prompt=format",
+            "warmstart.answer_shares=exact",
+        ],
+    )
+    task = ToyTask(num_examples=12)
+    fmt = AnswerFormat(num_candidates=3)
+    examples = list(task.examples(fmt))
+    singles = list(task.examples(AnswerFormat(num_candidates=1, with_confidence=False)))
+    labels = list(dict.fromkeys(e.gold[0][0] for e in singles))
+    assert 3 <= len(labels) < len(DIAGNOSES)  # a diagnosis no label names is not scored (posterior keys)
+
+    def no_sampling(*args, **kwargs):
+        raise AssertionError("exact shares must not sample")
+
+    monkeypatch.setattr(warmstart, "sample_completions", no_sampling)
+    samples = tmp_path / "samples.jsonl"
+    stages: list[str] = []
+    pairs, stats = warmstart.self_consistency_pairs(
+        base.model, base.tokenizer, task, run, fmt, examples, lambda s, *r: stages.append(s), samples
+    )
+    assert set(stages) == {"shares"} and stats["vocabulary_size"] == len(labels)
+    header, *rows = (json.loads(line) for line in samples.read_text().splitlines())
+    assert header["answer_shares"] == "exact" and header["num_samples"] == 0
+    single = AnswerFormat(num_candidates=1, with_confidence=False)
+    for single_example, row, (_, completion) in zip(singles, rows, pairs, strict=True):
+        shares = row["counts"]
+        assert list(shares) == labels and sum(shares.values()) == pytest.approx(1.0)
+        prompt = encode_prompt(example_row(single_example, base.tokenizer)["prompt"], base.tokenizer)
+        full = {}
+        for answer in labels:
+            text = single.render([answer], think=think_text(single_example))
+            ids = [*base.tokenizer(text, add_special_tokens=False)["input_ids"], base.tokenizer.eos_token_id]
+            full[answer] = full_forward_log_probability(base.model, prompt, ids)
+        assert shares == pytest.approx(normalised_shares(full), abs=1e-5)
+        top = sorted(labels, key=lambda a: (-shares[a], a))[:3]
+        assert list(fmt.parse(completion).texts) == top
+
+
+def test_exact_shares_need_the_format_prompt(tmp_path: Path) -> None:
+    config = config_for(
+        tmp_path, "{name: 'toy_task:ToyTask', options: {num_examples: 2}}", "warmstart.answer_shares=exact"
+    )
+    with pytest.raises(ValueError, match=r"answer_shares 'exact'.*sample_prompt 'options'"):
+        warmstart.self_consistency_pairs(
+            None, _Tokenizer(), ToyTask(num_examples=2), config, AnswerFormat(3), [], None
+        )

@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
         def progress(stage: str, step: int, total: int, loss: float) -> None:
             if stage not in tasks:
                 tasks[stage] = bar.add_task(stage, total=total)
-            label = stage if stage in ("sampling", "options") else f"{stage} loss {loss:.3f}"
+            label = stage if stage in ("sampling", "options", "shares") else f"{stage} loss {loss:.3f}"
             bar.update(tasks[stage], completed=step + 1, description=label)
 
         output = run_warmstart(config, progress=progress, resume=args.resume)

@@ -130,6 +130,7 @@ def run_config(
         "warmstart.base_steps": 0,
         "warmstart.sample_prompt": "format",
         "warmstart.num_samples": profile.warmstart_samples,
+        "warmstart.answer_shares": profile.warmstart_shares,
         "warmstart.samples_from": str(run_dir / "warmstart" / samples.warmstart_key) if samples else None,
         "warmstart.batch_size": profile.warmstart_batch,
         "warmstart.learning_rate": profile.warmstart_lr,

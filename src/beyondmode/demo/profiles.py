@@ -85,6 +85,9 @@ class DemoProfile:
         format-only start) or `self_consistency` (the single-answer warm start of the seed, RLVR's
         starting point, sampled `warmstart_samples` times per prompt; K distinct answers by frequency,
         frequencies as confidences; the SFT continues from that model).
+    warmstart_shares: the self-consistency frequencies: `sampled` (`warmstart_samples` samples per
+        prompt) or `exact` (the base's own probability of each answer its training labels name, scored
+        without sampling: `warmstart.answer_shares`).
     warmstart_examples: how many of the training cases (the first ones) the warm start learns from;
         None: all `num_train`. Fewer models the usual split: a small supervised set, more prompts with
         a verifiable reward for RL.
@@ -128,6 +131,7 @@ class DemoProfile:
     warmstart_noise: float = 0.05
     warmstart_confidence: str = "self_consistency"
     warmstart_samples: int = 10
+    warmstart_shares: str = "sampled"
     warmstart_examples: int | None = None
     grpo_steps: int = 288
     grpo_lr: float = 5.0e-4

@@ -85,16 +85,42 @@ def option_shares(
 ) -> list[dict[str, float]]:
     """For each prompt (token ids), every option's share of the model's probability of answering with
     one of the options (`normalised_shares`); `progress(done - 1, 0.0)` after each prompt."""
-    ids = option_token_ids(tokenizer, options)
+    replies = {option: option for option in options}
+    return reply_shares(model, tokenizer, prompts, [replies] * len(prompts), progress)
+
+
+def reply_shares(
+    model: Any,
+    tokenizer: Any,
+    prompts: Sequence[Sequence[int]],
+    replies: Sequence[Mapping[str, str]],
+    progress: Callable[[int, float], None] | None = None,
+) -> list[dict[str, float]]:
+    """For each prompt (token ids) and its `replies` (answer -> the whole reply text that gives it, e.g.
+    a format's completion naming the answer), each answer's share of the model's probability of
+    replying with one of those texts; `progress(done - 1, 0.0)` after each prompt. `option_shares` is the
+    case where the reply is the answer itself."""
+    if len(prompts) != len(replies):
+        raise ValueError(f"reply_shares: {len(prompts)} prompts but {len(replies)} reply sets")
+    token_ids: dict[str, list[int]] = {}
     was_training = model.training
     model.eval()
     shares: list[dict[str, float]] = []
     try:
-        for done, prompt in enumerate(prompts):
+        for done, (prompt, texts) in enumerate(zip(prompts, replies, strict=True)):
+            answers = list(texts)
+            ids = [_reply_ids(tokenizer, texts[a], token_ids) for a in answers]
             values = option_log_probabilities(model, prompt, ids)
-            shares.append(normalised_shares(dict(zip(options, values, strict=True))))
+            shares.append(normalised_shares(dict(zip(answers, values, strict=True))))
             if progress is not None:
                 progress(done, 0.0)
     finally:
         model.train(was_training)
     return shares
+
+
+def _reply_ids(tokenizer: Any, text: str, memo: dict[str, list[int]]) -> list[int]:
+    """`option_token_ids` of one reply, tokenized once per call of `reply_shares` (`memo`)."""
+    if text not in memo:
+        memo[text] = option_token_ids(tokenizer, [text])[0]
+    return memo[text]

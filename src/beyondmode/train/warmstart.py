@@ -15,7 +15,11 @@ task's own text (`beyondmode.models.tiny`); any other model is loaded as is. The
   (a task whose prompt lists its possible answers, `answer_options`: DDXPlus) asks the plain question
   with the task's sentence and list, and instead of sampling computes the model's probability of
   replying with exactly each listed answer (`option_probabilities`): the frequencies infinitely many
-  samples would give, restricted to the list; `num_samples` is not used.
+  samples would give, restricted to the list; `num_samples` is not used. `warmstart.answer_shares:
+  exact` does the same for the `format` prompt (a tiny model): each answer the training cases' labels
+  name (`label_vocabulary`; the task's listed answers where it lists them) is scored as the
+  single-answer completion naming it, with the warm start's think text (`option_probabilities.
+  reply_shares`), so the K answers and confidences carry no sampling noise.
 
 Every phase reports progress (`progress(stage, step, total, loss)`: `base`, `sampling`, `sft`). With
 `warmstart.save_steps` > 0 the SFT writes a checkpoint every that many steps into
@@ -48,7 +52,7 @@ from beyondmode.formats import AnswerFormat
 from beyondmode.grading.base import Grader, get_grader
 from beyondmode.tasks.base import Task, task_answer_options
 from beyondmode.train.dataset import example_row, resolve_task, take_examples
-from beyondmode.train.option_probabilities import option_shares
+from beyondmode.train.option_probabilities import option_shares, reply_shares
 from beyondmode.train.recipe import answer_format
 from beyondmode.train.run_info import record_run
 from beyondmode.train.sft import SFTSettings, encode_prompt, sample_completions, sft
@@ -221,6 +225,13 @@ def self_consistency_pairs(
     singles = take_examples(task, single, config.task.max_examples)
     stats: dict[str, Any] = {"sample_prompt": mode}
     options = task_answer_options(task) if mode == "options" else None
+    exact = warm.answer_shares == "exact"
+    if exact and mode != "format":
+        raise ValueError(
+            f"warmstart.answer_shares 'exact' scores the single-answer format's completions (sample_prompt "
+            f"'format', a tiny model); with sample_prompt {mode!r} set answer_shares 'sampled' ('options' "
+            f"is exact already)"
+        )
     if mode == "options" and options is None:
         raise ValueError(
             f"warmstart.sample_prompt 'options' needs a task whose prompt lists its answers; task "
@@ -248,19 +259,22 @@ def self_consistency_pairs(
         max_new_tokens = 0 if options is not None else warm.sample_max_new_tokens
     else:
         prompts = [example_row(example, tokenizer)["prompt"] for example in singles]
-        targets = sft_pairs(singles[:50], single, tokenizer, config, answer_pool(singles))
-        max_new_tokens = (
-            max(len(tokenizer(c, add_special_tokens=False)["input_ids"]) for _, c in targets) + 16
-        )
+        max_new_tokens = 0
+        if not exact:
+            targets = sft_pairs(singles[:50], single, tokenizer, config, answer_pool(singles))
+            max_new_tokens = max(len(tokenizer(c, add_special_tokens=False)["input_ids"]) for _, c in targets)
+            max_new_tokens += 16
+    scored = options is not None or exact  # exact shares instead of samples
     sampling = {
         "init": warm.init,
         "base_steps": warm.base_steps,
         "seed": config.seed,
-        "num_samples": 0 if options is not None else warm.num_samples,
-        "sample_temperature": 0.0 if options is not None else warm.sample_temperature,
+        "num_samples": 0 if scored else warm.num_samples,
+        "sample_temperature": 0.0 if scored else warm.sample_temperature,
         "sample_prompt": stats["sample_prompt"],
         "max_new_tokens": max_new_tokens,
         "grader": task.grader,
+        **({"answer_shares": "exact"} if exact else {}),
     }
     ids = [example.id for example in singles]
     if warm.samples_from:
@@ -279,6 +293,19 @@ def self_consistency_pairs(
             [encode_prompt(p, tokenizer) for p in prompts],
             options,
             progress=_stage(progress, "options", len(prompts)),
+        )
+    elif exact:
+        vocabulary = task_answer_options(task) or label_vocabulary(singles, get_grader(task.grader))
+        stats["vocabulary_size"] = len(vocabulary)
+        counts_per_example = reply_shares(
+            model,
+            tokenizer,
+            [encode_prompt(p, tokenizer) for p in prompts],
+            [
+                {answer: single.render([answer], think=think_text(e)) for answer in vocabulary}
+                for e in singles
+            ],
+            progress=_stage(progress, "shares", len(prompts)),
         )
     else:
         samples = sample_completions(
@@ -314,7 +341,7 @@ def self_consistency_pairs(
         pairs.append((example_row(example, tokenizer)["prompt"], completion))
     answered = sum(sum(c.values()) for c in counts_per_example)  # shares sum to 1 per example
     stats.update(
-        sample_parse_rate=answered / (len(singles) * (1 if options is not None else warm.num_samples)),
+        sample_parse_rate=answered / (len(singles) * (1 if scored else warm.num_samples)),
         mean_distinct_answers=sum(len(c) for c in counts_per_example) / len(singles),
         dropped_examples=dropped,
         sft_examples=len(pairs),
@@ -329,6 +356,25 @@ def self_consistency_pairs(
         fmt.num_candidates,
     )
     return pairs, stats
+
+
+def label_vocabulary(examples: Sequence[Example], grader: Grader) -> list[str]:
+    """The distinct answers the examples' labels name (their reference answers where the gold is a test,
+    else each gold answer's first spelling), merged when the grader considers them the same: the answers
+    a user's own training data knows (`warmstart.answer_shares: exact`).
+
+    >>> from beyondmode.grading import get_grader
+    >>> cases = [Example("a", (), (("Flu", "influenza"),)), Example("b", (), (("flu",), ("Cold",)))]
+    >>> label_vocabulary(cases, get_grader("exact_match"))
+    ['Flu', 'Cold']
+    """
+    spelling: dict[str, str] = {}
+    for example in examples:
+        for answer in reference_answers(example) or [aliases[0] for aliases in example.gold]:
+            key = grader.canonical(answer)
+            if key:
+                spelling.setdefault(key, answer)
+    return list(spelling.values())
 
 
 def load_answer_samples(folder: Path, sampling: dict[str, Any], ids: Sequence[str]) -> list[Counter[str]]:

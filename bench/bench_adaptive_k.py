@@ -11,6 +11,7 @@ and the paired bootstrap interval of RL minus warm start on the value. Writes `a
 `adaptive_k.png` (coverage against mean set size) into `--out`, and prints the table.
 
     python bench/bench_adaptive_k.py [--costs 0.1 0.25] [--out DIR] [--steps N] [--grpo-temperature T]
+        [--warmstart-shares exact]
 
 Finished warm starts and runs in `--out` are reused. Goal (issue 15): mean set size and coverage within
 10% of the oracle's for at least two values of lambda.
@@ -42,10 +43,15 @@ GOAL_RATIO = 0.10
 
 
 def adaptive_config(
-    out: Path, cost: float, steps: int | None = None, temperature: float | None = None
+    out: Path,
+    cost: float,
+    steps: int | None = None,
+    temperature: float | None = None,
+    shares: str = "sampled",
 ) -> Any:
     """The demo's Multi-RLVR run config with the "up to K" format and the per-answer cost (GRPO steps
-    and sampling temperature: the default profile's unless given)."""
+    and sampling temperature: the default profile's unless given; `shares`: the warm start's
+    self-consistency frequencies, `warmstart.answer_shares`)."""
     profile = get_profile("default")
     steps = profile.grpo_steps if steps is None else steps
     temperature = profile.grpo_temperature if temperature is None else temperature
@@ -59,6 +65,7 @@ def adaptive_config(
         f"trl.max_steps={steps}",
         f"output.save_steps={steps}",
         f"trl.temperature={temperature}",
+        f"warmstart.answer_shares={shares}",
     )
     return run_config(get_profile("default"), RUN, out, None, None, extra)
 
@@ -75,13 +82,15 @@ def build_base_warmstart(out: Path) -> None:
         run_warmstart(run_config(profile, base, out, None, None))
 
 
-def warmstart_and_train(out: Path, cost: float, steps: int | None, temperature: float | None) -> float:
+def warmstart_and_train(
+    out: Path, cost: float, steps: int | None, temperature: float | None, shares: str
+) -> float:
     """The warm start (unless finished), then the GRPO run (unless finished); returns GRPO seconds."""
     from beyondmode.atomic_write import write_json_atomic
     from beyondmode.train.grpo import train_grpo
     from beyondmode.train.warmstart import run_warmstart
 
-    config = adaptive_config(out, cost, steps, temperature)
+    config = adaptive_config(out, cost, steps, temperature, shares)
     if not (Path(config.warmstart.output_dir) / "config.json").is_file():
         run_warmstart(config)
     final = Path(config.output.dir) / "final"
@@ -161,6 +170,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--steps", type=int, default=None, help="GRPO steps (default: the demo's)")
     parser.add_argument("--grpo-temperature", type=float, default=None, help="default: the demo's")
+    parser.add_argument(
+        "--warmstart-shares", choices=("sampled", "exact"), default="sampled", help="warmstart.answer_shares"
+    )
     args = parser.parse_args()
     out = args.out.resolve()
     costs = list(args.costs)
@@ -172,7 +184,14 @@ def main() -> None:
     ) as pool:
         n = len(costs)
         train_s = list(
-            pool.map(warmstart_and_train, [out] * n, costs, [args.steps] * n, [args.grpo_temperature] * n)
+            pool.map(
+                warmstart_and_train,
+                [out] * n,
+                costs,
+                [args.steps] * n,
+                [args.grpo_temperature] * n,
+                [args.warmstart_shares] * n,
+            )
         )
         warm_models = [out / "warmstart" / f"adaptive-{c:g}" for c in costs]
         rl_models = [out / "train" / f"adaptive-{c:g}" / "final" for c in costs]

@@ -237,10 +237,15 @@ def main() -> int:
     warm_dir = run_warmstart(config, task=training)
     warm_seconds = time.perf_counter() - warm_started
     info = json.loads((warm_dir / "run_info.json").read_text())
+    answers = (
+        f"the first 3 listed answers hold {100 * info['mean_share_of_first_k']:.0f}% of the model's share"
+        if "mean_share_of_first_k" in info
+        else f"{info['mean_distinct_answers']:.2f} distinct answers per question, "
+        f"{100 * info['sample_parse_rate']:.0f}% of samples gave a short answer"
+    )
     print(
         f"bench_real_model: warm start {warm_seconds:.0f} s: {info['sft_examples']} SFT examples "
-        f"({info['dropped_examples']} dropped), {info['mean_distinct_answers']:.2f} distinct answers per "
-        f"question, {100 * info['sample_parse_rate']:.0f}% of samples gave a short answer, "
+        f"({info['dropped_examples']} dropped), {answers}, "
         f"SFT loss {info['loss_first_last'][0]:.3f} -> {info['loss_first_last'][1]:.3f}"
     )
     warm = evaluate(str(warm_dir), held_out, args, out / "eval_warm_start", best_of_3=False)

@@ -198,6 +198,8 @@ def test_exact_shares_score_every_training_label_as_a_completion_without_samplin
     assert set(stages) == {"shares"} and stats["vocabulary_size"] == len(labels)
     header, *rows = (json.loads(line) for line in samples.read_text().splitlines())
     assert header["answer_shares"] == "exact" and header["num_samples"] == 0
+    first_three = [sum(sorted(row["counts"].values(), reverse=True)[:3]) for row in rows]
+    assert stats["mean_share_of_first_k"] == pytest.approx(sum(first_three) / len(rows))
     single = AnswerFormat(num_candidates=1, with_confidence=False)
     for single_example, row, (_, completion) in zip(singles, rows, pairs, strict=True):
         shares = row["counts"]

@@ -346,6 +346,16 @@ def self_consistency_pairs(
         dropped_examples=dropped,
         sft_examples=len(pairs),
     )
+    if scored:  # every listed answer has a share: how much of it the K targets hold says more
+        k = fmt.num_candidates
+        first_k = [sum(sorted(c.values(), reverse=True)[:k]) for c in counts_per_example]
+        stats["mean_share_of_first_k"] = sum(first_k) / len(first_k)
+        logger.info(
+            "self-consistency: the first %d of %d scored answers hold %.1f%% of the shares on average",
+            k,
+            len(counts_per_example[0]) if counts_per_example else 0,
+            100 * stats["mean_share_of_first_k"],
+        )
     logger.info(
         "self-consistency: %.1f%% of samples gave an answer, %.2f distinct answers per prompt, %d of %d "
         "examples dropped (fewer than %d distinct answers)",

@@ -171,6 +171,13 @@ def test_multi_answer_warm_starts_sample_the_single_answer_warm_start(tmp_path: 
         for job in demo_jobs(replace(profile, warmstart_shares="exact"), tmp_path, None, None)[0]
     }
     assert exact["warmstart/k3-noconf-s0"].args[0].warmstart.answer_shares == "exact"
+    longer = replace(profile, scratch_warmstart_steps=profile.warmstart_steps + 7)
+    warm_jobs = [
+        job for job in demo_jobs(longer, tmp_path, None, None)[0] if job.name.startswith("warmstart/")
+    ]
+    steps = {job.name: job.args[0].warmstart.steps for job in warm_jobs}
+    assert steps["warmstart/k1-noconf-s0"] == profile.warmstart_steps + 7  # the base, from scratch
+    assert steps["warmstart/k3-noconf-s0"] == profile.warmstart_steps  # continues from the base
 
     alone = replace(profile, runs=(DemoRun("multi_rlvr"), DemoRun("rlvr")))
     names = [job.name for job in demo_jobs(alone, tmp_path, None, None)[0]]

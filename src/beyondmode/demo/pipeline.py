@@ -126,7 +126,9 @@ def run_config(
         "warmstart.answers": "posterior" if oracle else "label",
         "warmstart.confidence": _warmstart_confidence(profile, run),
         "warmstart.oracle_noise": profile.warmstart_noise,
-        "warmstart.steps": profile.warmstart_steps,
+        "warmstart.steps": profile.warmstart_steps
+        if base or profile.scratch_warmstart_steps is None
+        else profile.scratch_warmstart_steps,
         "warmstart.base_steps": 0,
         "warmstart.sample_prompt": "format",
         "warmstart.num_samples": profile.warmstart_samples,

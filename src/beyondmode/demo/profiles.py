@@ -80,6 +80,9 @@ class DemoProfile:
         64-wide model did not learn the format in 200 steps; 2e-3, 128 wide, 400 steps of 32 did for
         every format (parse failures <= 3%) in 30-45 s each. Its answers come from the case's one
         sampled label (what real data gives), except in oracle-assisted runs.
+    scratch_warmstart_steps: SFT steps of the warm starts that begin from a fresh model (the
+        single-answer base the others continue from, format-only starts); None: `warmstart_steps`.
+        The base learns the task, the others mainly the format.
     warmstart_confidence: how the multi formats' warm start picks K answers and confidences from
         labels only: `uniform` (the label in slot 1, distinct random fillers, confidence 1/K: a
         format-only start) or `self_consistency` (the single-answer warm start of the seed, RLVR's
@@ -129,6 +132,7 @@ class DemoProfile:
     warmstart_batch: int = 32
     warmstart_lr: float = 2.0e-3
     warmstart_noise: float = 0.05
+    scratch_warmstart_steps: int | None = None
     warmstart_confidence: str = "self_consistency"
     warmstart_samples: int = 10
     warmstart_shares: str = "sampled"

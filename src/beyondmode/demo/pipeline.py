@@ -109,6 +109,8 @@ def run_config(
     oracle = run.oracle_assisted
     base = warmstart_base(profile, run)
     samples = warmstart_samples_source(profile, run)
+    from_scratch = base is None and profile.scratch_warmstart_steps is not None
+    warm_steps = profile.scratch_warmstart_steps if from_scratch else profile.warmstart_steps
     overrides = {
         "task.name": profile.task,
         "task.max_examples": profile.num_train,
@@ -126,9 +128,7 @@ def run_config(
         "warmstart.answers": "posterior" if oracle else "label",
         "warmstart.confidence": _warmstart_confidence(profile, run),
         "warmstart.oracle_noise": profile.warmstart_noise,
-        "warmstart.steps": profile.warmstart_steps
-        if base or profile.scratch_warmstart_steps is None
-        else profile.scratch_warmstart_steps,
+        "warmstart.steps": warm_steps,
         "warmstart.base_steps": 0,
         "warmstart.sample_prompt": "format",
         "warmstart.num_samples": profile.warmstart_samples,

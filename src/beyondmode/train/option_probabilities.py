@@ -23,7 +23,7 @@ options per example), so an example costs one prompt forward plus a few tokens p
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -93,23 +93,25 @@ def reply_shares(
     model: Any,
     tokenizer: Any,
     prompts: Sequence[Sequence[int]],
-    replies: Sequence[Mapping[str, str]],
+    replies: Iterable[Mapping[str, str]],
     progress: Callable[[int, float], None] | None = None,
 ) -> list[dict[str, float]]:
     """For each prompt (token ids) and its `replies` (answer -> the whole reply text that gives it, e.g.
     a format's completion naming the answer), each answer's share of the model's probability of
     replying with one of those texts; `progress(done - 1, 0.0)` after each prompt. `option_shares` is the
-    case where the reply is the answer itself."""
-    if len(prompts) != len(replies):
-        raise ValueError(f"reply_shares: {len(prompts)} prompts but {len(replies)} reply sets")
-    token_ids: dict[str, list[int]] = {}
+    case where the reply is the answer itself (one mapping for every prompt, tokenized once). `replies`
+    may be a generator (one mapping per prompt, built as it is scored); a count that differs from the
+    prompts' is a ValueError."""
     was_training = model.training
     model.eval()
     shares: list[dict[str, float]] = []
+    tokenized: Mapping[str, str] | None = None
     try:
         for done, (prompt, texts) in enumerate(zip(prompts, replies, strict=True)):
-            answers = list(texts)
-            ids = [_reply_ids(tokenizer, texts[a], token_ids) for a in answers]
+            if texts is not tokenized:  # the same mapping again (option_shares): the same ids
+                answers = list(texts)
+                ids = option_token_ids(tokenizer, [texts[a] for a in answers])
+                tokenized = texts
             values = option_log_probabilities(model, prompt, ids)
             shares.append(normalised_shares(dict(zip(answers, values, strict=True))))
             if progress is not None:
@@ -117,10 +119,3 @@ def reply_shares(
     finally:
         model.train(was_training)
     return shares
-
-
-def _reply_ids(tokenizer: Any, text: str, memo: dict[str, list[int]]) -> list[int]:
-    """`option_token_ids` of one reply, tokenized once per call of `reply_shares` (`memo`)."""
-    if text not in memo:
-        memo[text] = option_token_ids(tokenizer, [text])[0]
-    return memo[text]

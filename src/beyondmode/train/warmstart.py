@@ -301,10 +301,10 @@ def self_consistency_pairs(
             model,
             tokenizer,
             [encode_prompt(p, tokenizer) for p in prompts],
-            [
+            (
                 {answer: single.render([answer], think=think_text(e)) for answer in vocabulary}
                 for e in singles
-            ],
+            ),
             progress=_stage(progress, "shares", len(prompts)),
         )
     else:
@@ -346,14 +346,16 @@ def self_consistency_pairs(
         dropped_examples=dropped,
         sft_examples=len(pairs),
     )
-    if scored:  # every listed answer has a share: how much of it the K targets hold says more
+    if (
+        scored and counts_per_example
+    ):  # every listed answer has a share: how much of it the K targets hold says more
         k = fmt.num_candidates
         first_k = [sum(sorted(c.values(), reverse=True)[:k]) for c in counts_per_example]
         stats["mean_share_of_first_k"] = sum(first_k) / len(first_k)
         logger.info(
             "self-consistency: the first %d of %d scored answers hold %.1f%% of the shares on average",
             k,
-            len(counts_per_example[0]) if counts_per_example else 0,
+            len(counts_per_example[0]),
             100 * stats["mean_share_of_first_k"],
         )
     logger.info(

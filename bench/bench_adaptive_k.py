@@ -11,7 +11,12 @@ and the paired bootstrap interval of RL minus warm start on the value. Writes `a
 `adaptive_k.png` (coverage against mean set size) into `--out`, and prints the table.
 
     python bench/bench_adaptive_k.py [--costs 0.1 0.25] [--out DIR] [--steps N] [--grpo-temperature T]
-        [--warmstart-shares exact]
+        [--warmstart-shares exact] [--num-train N] [--base-steps N]
+
+`--num-train` and `--base-steps` change the demo profile's training cases and the single-answer
+base's SFT steps (`scratch_warmstart_steps`): the base's knowledge bounds what the plug-in sets and
+RL can reach. The held-out cases avoid every training prompt, so they (and the oracle's figures)
+change with `--num-train`.
 
 Finished warm starts and runs in `--out` are reused. Goal (issue 15): mean set size and coverage within
 10% of the oracle's for at least two values of lambda.
@@ -36,23 +41,38 @@ from beyondmode.demo.pipeline import (
     run_config,
     warmstart_base,
 )
-from beyondmode.demo.profiles import DemoRun, get_profile
+from beyondmode.demo.profiles import DemoProfile, DemoRun, get_profile
 
 RUN = DemoRun("multi_rlvr")
 GOAL_RATIO = 0.10
 
 
+def bench_profile(
+    num_train: int | None = None, base_steps: int | None = None, warmstart_steps: int | None = None
+) -> DemoProfile:
+    """The default demo profile, with `num_train` training cases, `base_steps` SFT steps of the
+    single-answer base and `warmstart_steps` of the "up to K" warm start where given."""
+    overrides: dict[str, int] = {}
+    if warmstart_steps is not None:
+        overrides["warmstart_steps"] = warmstart_steps
+    if num_train is not None:
+        overrides["num_train"] = num_train
+    if base_steps is not None:
+        overrides["scratch_warmstart_steps"] = base_steps
+    return get_profile("default", **overrides)
+
+
 def adaptive_config(
+    profile: DemoProfile,
     out: Path,
     cost: float,
     steps: int | None = None,
     temperature: float | None = None,
     shares: str = "sampled",
 ) -> Any:
-    """The demo's Multi-RLVR run config with the "up to K" format and the per-answer cost (GRPO steps
-    and sampling temperature: the default profile's unless given; `shares`: the warm start's
+    """The profile's Multi-RLVR run config with the "up to K" format and the per-answer cost (GRPO
+    steps and sampling temperature: the profile's unless given; `shares`: the warm start's
     self-consistency frequencies, `warmstart.answer_shares`)."""
-    profile = get_profile("default")
     steps = profile.grpo_steps if steps is None else steps
     temperature = profile.grpo_temperature if temperature is None else temperature
     warm_dir = out / "warmstart" / f"adaptive-{cost:g}"
@@ -67,15 +87,14 @@ def adaptive_config(
         f"trl.temperature={temperature}",
         f"warmstart.answer_shares={shares}",
     )
-    return run_config(get_profile("default"), RUN, out, None, None, extra)
+    return run_config(profile, RUN, out, None, None, extra)
 
 
-def build_base_warmstart(out: Path) -> None:
+def build_base_warmstart(profile: DemoProfile, out: Path) -> None:
     """The single-answer warm start that the self-consistency warm starts sample (unless finished);
     built once, before the workers that share it start."""
     from beyondmode.train.warmstart import run_warmstart
 
-    profile = get_profile("default")
     base = warmstart_base(profile, RUN)
     if base is not None and not (out / "warmstart" / base.warmstart_key / "config.json").is_file():
         _init_worker(1)
@@ -83,14 +102,14 @@ def build_base_warmstart(out: Path) -> None:
 
 
 def warmstart_and_train(
-    out: Path, cost: float, steps: int | None, temperature: float | None, shares: str
+    profile: DemoProfile, out: Path, cost: float, steps: int | None, temperature: float | None, shares: str
 ) -> float:
     """The warm start (unless finished), then the GRPO run (unless finished); returns GRPO seconds."""
     from beyondmode.atomic_write import write_json_atomic
     from beyondmode.train.grpo import train_grpo
     from beyondmode.train.warmstart import run_warmstart
 
-    config = adaptive_config(out, cost, steps, temperature, shares)
+    config = adaptive_config(profile, out, cost, steps, temperature, shares)
     if not (Path(config.warmstart.output_dir) / "config.json").is_file():
         run_warmstart(config)
     final = Path(config.output.dir) / "final"
@@ -102,14 +121,13 @@ def warmstart_and_train(
     return time.perf_counter() - started
 
 
-def generate(model_dir: Path, samples: int) -> list[list[str]]:
+def generate(profile: DemoProfile, model_dir: Path, samples: int) -> list[list[str]]:
     """`samples` completions per held-out case (the demo's sampling settings)."""
     from beyondmode.evaluate.backends.transformers_backend import TransformersBackend
     from beyondmode.tasks.registry import get_task
     from beyondmode.train.recipe import answer_format
 
-    profile = get_profile("default")
-    fmt = answer_format(adaptive_config(model_dir.parent, 0.1))
+    fmt = answer_format(adaptive_config(profile, model_dir.parent, 0.1))
     examples = list(get_task("ddx_sim", **eval_task_options(profile, None, None)).examples(fmt))
     backend = TransformersBackend.from_pretrained(model_dir, device="cpu", batch_size=profile.eval_batch)
     prompts = [list(example.prompt) for example in examples]
@@ -119,15 +137,14 @@ def generate(model_dir: Path, samples: int) -> list[list[str]]:
     return [[g.text for g in per_prompt] for per_prompt in generations]
 
 
-def outcomes(texts: list[list[str]], cost: float) -> dict[str, np.ndarray]:
+def outcomes(profile: DemoProfile, texts: list[list[str]], cost: float) -> dict[str, np.ndarray]:
     """Per held-out case, averaged over its samples: set size, coverage, value, format rate."""
     from beyondmode.adaptive_sets import completion_outcome
     from beyondmode.grading import get_grader
     from beyondmode.tasks.registry import get_task
     from beyondmode.train.recipe import answer_format
 
-    profile = get_profile("default")
-    fmt = answer_format(adaptive_config(Path("."), cost))
+    fmt = answer_format(adaptive_config(profile, Path("."), cost))
     examples = list(get_task("ddx_sim", **eval_task_options(profile, None, None)).examples(fmt))
     grader = get_grader("exact_match")
     size, coverage, value, ok = [], [], [], []
@@ -146,13 +163,12 @@ def outcomes(texts: list[list[str]], cost: float) -> dict[str, np.ndarray]:
     }
 
 
-def oracle(cost: float) -> dict[str, float]:
+def oracle(profile: DemoProfile, cost: float) -> dict[str, float]:
     from beyondmode.adaptive_sets import oracle_outcome
     from beyondmode.tasks.registry import get_task
     from beyondmode.train.recipe import answer_format
 
-    profile = get_profile("default")
-    fmt = answer_format(adaptive_config(Path("."), cost))
+    fmt = answer_format(adaptive_config(profile, Path("."), cost))
     examples = list(get_task("ddx_sim", **eval_task_options(profile, None, None)).examples(fmt))
     judged = [oracle_outcome(e.posterior, cost, fmt.num_candidates) for e in examples]
     return {
@@ -173,11 +189,22 @@ def main() -> None:
     parser.add_argument(
         "--warmstart-shares", choices=("sampled", "exact"), default="sampled", help="warmstart.answer_shares"
     )
+    parser.add_argument("--num-train", type=int, default=None, help="training cases (default: the demo's)")
+    parser.add_argument(
+        "--base-steps",
+        type=int,
+        default=None,
+        help="SFT steps of the single-answer base (default: the demo's)",
+    )
+    parser.add_argument(
+        "--warmstart-steps", type=int, default=None, help='SFT steps of the "up to K" warm start'
+    )
     args = parser.parse_args()
+    profile = bench_profile(args.num_train, args.base_steps, args.warmstart_steps)
     out = args.out.resolve()
     costs = list(args.costs)
     started = time.perf_counter()
-    build_base_warmstart(out)
+    build_base_warmstart(profile, out)
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(
         args.workers, mp_context=context, initializer=_init_worker, initargs=(1,)
@@ -186,6 +213,7 @@ def main() -> None:
         train_s = list(
             pool.map(
                 warmstart_and_train,
+                [profile] * n,
                 [out] * n,
                 costs,
                 [args.steps] * n,
@@ -195,7 +223,8 @@ def main() -> None:
         )
         warm_models = [out / "warmstart" / f"adaptive-{c:g}" for c in costs]
         rl_models = [out / "train" / f"adaptive-{c:g}" / "final" for c in costs]
-        texts = list(pool.map(generate, [*warm_models, *rl_models], [args.samples] * (2 * len(costs))))
+        models = [*warm_models, *rl_models]
+        texts = list(pool.map(generate, [profile] * len(models), models, [args.samples] * len(models)))
     from beyondmode.evaluate.paired import paired_bootstrap
 
     rows: list[dict[str, Any]] = []
@@ -205,9 +234,9 @@ def main() -> None:
     )
     within = 0
     for index, (cost, seconds) in enumerate(zip(costs, train_s, strict=True)):
-        warm = outcomes(texts[index], cost)
-        rl = outcomes(texts[len(costs) + index], cost)
-        best = oracle(cost)
+        warm = outcomes(profile, texts[index], cost)
+        rl = outcomes(profile, texts[len(costs) + index], cost)
+        best = oracle(profile, cost)
         delta, low, high = paired_bootstrap(list(warm["value"]), list(rl["value"]), np.mean, seed=0)
         row = {
             "cost": cost,
@@ -233,7 +262,16 @@ def main() -> None:
             f"  lambda {cost:g} RL - warm start value {delta:+.3f} [{low:+.3f}, {high:+.3f}]; size gap "
             f"{size_gap:.0%}, coverage gap {coverage_gap:.0%} to the oracle"
         )
-    (out / "adaptive_k.json").write_text(json.dumps(rows, indent=2))
+    settings = {
+        "num_train": profile.num_train,
+        "base_steps": profile.scratch_warmstart_steps or profile.warmstart_steps,
+        "warmstart_steps": profile.warmstart_steps,
+        "warmstart_shares": args.warmstart_shares,
+        "grpo_steps": args.steps or profile.grpo_steps,
+        "grpo_temperature": args.grpo_temperature or profile.grpo_temperature,
+        "samples": args.samples,
+    }
+    (out / "adaptive_k.json").write_text(json.dumps({"settings": settings, "rows": rows}, indent=2))
     plot(rows, out / "adaptive_k.png")
     print(
         f"bench_adaptive_k: {within} of {len(rows)} lambdas within 10% of the oracle's set size and "

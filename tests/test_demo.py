@@ -171,6 +171,18 @@ def test_multi_answer_warm_starts_sample_the_single_answer_warm_start(tmp_path: 
         for job in demo_jobs(replace(profile, warmstart_shares="exact"), tmp_path, None, None)[0]
     }
     assert exact["warmstart/k3-noconf-s0"].args[0].warmstart.answer_shares == "exact"
+    assert {job.args[0].warmstart.list_samples for job in jobs.values() if job.name.startswith("warm")} == {1}
+    lists = {
+        job.name: job.args[0].warmstart
+        for job in demo_jobs(
+            replace(profile, warmstart_lists=8, warmstart_list_temperature=0.3), tmp_path, None, None
+        )[0]
+        if job.name.startswith("warmstart/")
+    }
+    assert (lists["warmstart/k3-conf-s0"].list_samples, lists["warmstart/k3-conf-s0"].list_temperature) == (
+        8,
+        0.3,
+    )
     longer = replace(profile, scratch_warmstart_steps=profile.warmstart_steps + 7)
     warm_jobs = [
         job for job in demo_jobs(longer, tmp_path, None, None)[0] if job.name.startswith("warmstart/")

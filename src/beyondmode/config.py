@@ -132,6 +132,11 @@ class WarmstartConfig:
     answers sampled more often than this share of the samples (at least `min_candidates` of them);
     null: the reward's per-answer cost `method.weights.answer_cost` (the plug-in rule "list a_i when its
     estimated probability exceeds lambda"), else 0 (every sampled answer).
+
+    `list_samples` (self-consistency, fixed K): SFT target lists per prompt. 1: the K answers ranked
+    by frequency. More: each list draws its K answers without replacement with probability
+    proportional to frequency ** (1 / `list_temperature`) (Plackett-Luce), so the SFT learns the
+    distribution of each slot rather than one list per prompt; confidences stay the frequencies.
     """
 
     init: str = "tiny"
@@ -161,6 +166,8 @@ class WarmstartConfig:
     list_min_frequency: float | None = None
     samples_from: str | None = None
     answer_shares: str = "sampled"
+    list_samples: int = 1
+    list_temperature: float = 0.5
 
 
 @dataclass(frozen=True, slots=True)

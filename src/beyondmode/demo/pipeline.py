@@ -133,6 +133,8 @@ def run_config(
         "warmstart.sample_prompt": "format",
         "warmstart.num_samples": profile.warmstart_samples,
         "warmstart.answer_shares": profile.warmstart_shares,
+        "warmstart.list_samples": profile.warmstart_lists,
+        "warmstart.list_temperature": profile.warmstart_list_temperature,
         "warmstart.samples_from": str(run_dir / "warmstart" / samples.warmstart_key) if samples else None,
         "warmstart.batch_size": profile.warmstart_batch,
         "warmstart.learning_rate": profile.warmstart_lr,

@@ -91,6 +91,9 @@ class DemoProfile:
     warmstart_shares: the self-consistency frequencies: `sampled` (`warmstart_samples` samples per
         prompt) or `exact` (the base's own probability of each answer its training labels name, scored
         without sampling: `warmstart.answer_shares`).
+    warmstart_lists / warmstart_list_temperature: SFT target lists per prompt of the fixed-K
+        self-consistency warm starts (`warmstart.list_samples` / `list_temperature`): 1 is the ranked
+        list; more draw each list's K answers from the shares (Plackett-Luce at that temperature).
     warmstart_examples: how many of the training cases (the first ones) the warm start learns from;
         None: all `num_train`. Fewer models the usual split: a small supervised set, more prompts with
         a verifiable reward for RL.
@@ -136,6 +139,8 @@ class DemoProfile:
     warmstart_confidence: str = "self_consistency"
     warmstart_samples: int = 10
     warmstart_shares: str = "sampled"
+    warmstart_lists: int = 1
+    warmstart_list_temperature: float = 0.5
     warmstart_examples: int | None = None
     grpo_steps: int = 288
     grpo_lr: float = 5.0e-4

@@ -58,8 +58,10 @@ from beyondmode.train.run_info import record_run
 from beyondmode.train.sft import SFTSettings, encode_prompt, sample_completions, sft
 from beyondmode.train.warmstart_data import (
     base_distribution,
+    check_list_sampling,
     frequency_completion,
     reference_answers,
+    sampled_list_completions,
     think_text,
     warmstart_completion,
 )
@@ -221,6 +223,7 @@ def self_consistency_pairs(
     mode = sampling_prompt(config)
     plain = mode in ("plain", "options")
     fill_check(warm.fill)
+    check_list_sampling(fmt, warm.list_samples, warm.list_temperature)
     single = single_answer_format(fmt)
     singles = take_examples(task, single, config.task.max_examples)
     stats: dict[str, Any] = {"sample_prompt": mode}
@@ -337,8 +340,14 @@ def self_consistency_pairs(
             dropped += 1
             continue
         think = think_for(example) if plain else think_text(example)
-        completion = frequency_completion(counts, fmt, think, pool, rng, threshold)
-        pairs.append((example_row(example, tokenizer)["prompt"], completion))
+        prompt = example_row(example, tokenizer)["prompt"]
+        if warm.list_samples > 1:
+            lists = sampled_list_completions(
+                counts, fmt, think, pool, rng, warm.list_samples, warm.list_temperature
+            )
+            pairs += [(prompt, completion) for completion in lists]
+        else:
+            pairs.append((prompt, frequency_completion(counts, fmt, think, pool, rng, threshold)))
     answered = sum(sum(c.values()) for c in counts_per_example)  # shares sum to 1 per example
     stats.update(
         sample_parse_rate=answered / (len(singles) * (1 if scored else warm.num_samples)),
@@ -346,6 +355,8 @@ def self_consistency_pairs(
         dropped_examples=dropped,
         sft_examples=len(pairs),
     )
+    if warm.list_samples > 1:
+        stats.update(list_samples=warm.list_samples, list_temperature=warm.list_temperature)
     if (
         scored and counts_per_example
     ):  # every listed answer has a share: how much of it the K targets hold says more

@@ -26,6 +26,7 @@ sample writes it again every time; one K-candidate generation writes it once (th
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Mapping, Sequence
 
@@ -162,6 +163,65 @@ def frequency_completion(
     if not answer_format.with_confidence:
         return answer_format.render([c.text for c in candidates], think=think)
     return answer_format.render(candidates, think=think)
+
+
+def check_list_sampling(answer_format: AnswerFormat, num_lists: int, temperature: float) -> None:
+    """Refuse list-sampling settings that `sampled_list_completions` cannot honour, naming the keys."""
+    if num_lists < 1 or temperature <= 0:
+        raise ValueError(
+            f"warmstart.list_samples must be >= 1 and warmstart.list_temperature > 0, got {num_lists} "
+            f"and {temperature}"
+        )
+    if num_lists > 1 and answer_format.fewest_candidates < answer_format.num_candidates:
+        raise ValueError(
+            'warmstart.list_samples > 1 draws K answers per list; an "up to K" format '
+            "(format.min_candidates) lists the answers above a threshold: set warmstart.list_samples=1"
+        )
+
+
+def sampled_list_completions(
+    counts: Mapping[str, float],
+    answer_format: AnswerFormat,
+    think: str,
+    pool: Sequence[str],
+    rng: random.Random,
+    num_lists: int,
+    temperature: float,
+) -> list[str]:
+    """`num_lists` completions whose K answers are drawn without replacement, each with probability
+    proportional to share ** (1 / temperature) among those not yet listed (Plackett-Luce, drawn as the
+    K largest log-weights plus Gumbel noise); confidences stay the shares, and answers with no share
+    pad the list from `pool` at confidence 0, as in `frequency_completion`.
+
+    One ranked list per prompt (`frequency_completion`) is a hard target that the K-candidate SFT
+    learns prompt by prompt; lists drawn from the shares teach the slot distributions instead, whose
+    greedy decoding is the ranked list. A temperature near 0 gives the ranked list every time.
+
+    >>> from beyondmode.formats import AnswerFormat
+    >>> fmt = AnswerFormat(2, with_confidence=False)
+    >>> lists = sampled_list_completions({"flu": 0.6, "cold": 0.3, "asthma": 0.1}, fmt, "t", [], random.Random(0), 3, 1.0)
+    >>> len(lists), all(text.startswith("<think> t </think>") for text in lists)
+    (3, True)
+    """
+    check_list_sampling(answer_format, num_lists, temperature)
+    total = sum(counts.values())
+    shares = {answer: count / total for answer, count in counts.items() if count > 0} if total else {}
+    k = answer_format.num_candidates
+    completions = []
+    for _ in range(num_lists):
+        keys = {
+            answer: math.log(share) / temperature - math.log(-math.log(rng.random() or 1e-300))
+            for answer, share in shares.items()
+        }
+        drawn = sorted(keys, key=lambda answer: -keys[answer])[:k]
+        candidates = [Candidate(answer, shares[answer]) for answer in drawn]
+        padding = _pad(drawn, k, pool, rng)[len(drawn) :]
+        candidates += [Candidate(answer, 0.0) for answer in padding]
+        if answer_format.with_confidence:
+            completions.append(answer_format.render(candidates, think=think))
+        else:
+            completions.append(answer_format.render([c.text for c in candidates], think=think))
+    return completions
 
 
 def _pad(answers: list[str], k: int, pool: Sequence[str], rng: random.Random) -> list[str]:

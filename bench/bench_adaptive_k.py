@@ -11,11 +11,11 @@ and the paired bootstrap interval of RL minus warm start on the value. Writes `a
 `adaptive_k.png` (coverage against mean set size) into `--out`, and prints the table.
 
     python bench/bench_adaptive_k.py [--costs 0.1 0.25] [--out DIR] [--steps N] [--grpo-temperature T]
-        [--warmstart-shares exact] [--num-train N] [--base-steps N]
+        [--warmstart-shares exact] [--num-train N] [--base-steps N] [--warmstart-steps N]
 
 `--num-train` and `--base-steps` change the demo profile's training cases and the single-answer
 base's SFT steps (`scratch_warmstart_steps`): the base's knowledge bounds what the plug-in sets and
-RL can reach. The held-out cases avoid every training prompt, so they (and the oracle's figures)
+RL can reach. `--warmstart-steps`: the "up to K" warm start's SFT steps. The held-out cases avoid every training prompt, so they (and the oracle's figures)
 change with `--num-train`.
 
 Finished warm starts and runs in `--out` are reused. Goal (issue 15): mean set size and coverage within
@@ -51,14 +51,20 @@ def bench_profile(
     num_train: int | None = None, base_steps: int | None = None, warmstart_steps: int | None = None
 ) -> DemoProfile:
     """The default demo profile, with `num_train` training cases, `base_steps` SFT steps of the
-    single-answer base and `warmstart_steps` of the "up to K" warm start where given."""
+    single-answer base and `warmstart_steps` of the "up to K" warm start where given (the base keeps
+    its steps when only `warmstart_steps` is given)."""
+    default = get_profile("default")
     overrides: dict[str, int] = {}
-    if warmstart_steps is not None:
-        overrides["warmstart_steps"] = warmstart_steps
     if num_train is not None:
         overrides["num_train"] = num_train
-    if base_steps is not None:
-        overrides["scratch_warmstart_steps"] = base_steps
+    if warmstart_steps is not None:
+        overrides["warmstart_steps"] = warmstart_steps
+    if base_steps is not None or warmstart_steps is not None:
+        overrides["scratch_warmstart_steps"] = (
+            base_steps
+            if base_steps is not None
+            else default.scratch_warmstart_steps or default.warmstart_steps
+        )
     return get_profile("default", **overrides)
 
 

@@ -123,6 +123,7 @@ def test_the_warm_start_writes_list_samples_pairs_per_prompt(tmp_path: Path, mon
         block = pairs[5 * index : 5 * index + 5]
         assert {prompt for prompt, _ in block} == {example.id}
         assert all(set(fmt.parse(text).texts) == {"flu", "cold", "asthma"} for _, text in block)
+    assert len({fmt.parse(text).texts for _, text in pairs}) > 1  # drawn orders, not the one ranked list
 
 
 def test_an_up_to_k_format_is_refused_before_sampling(tmp_path: Path, monkeypatch) -> None:

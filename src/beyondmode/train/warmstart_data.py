@@ -153,13 +153,22 @@ def frequency_completion(
     if fewest < answer_format.num_candidates:
         listed = [c for c in candidates if c.confidence is not None and c.confidence > min_frequency]
         candidates = listed if len(listed) >= fewest else candidates[:fewest]
-        padding = _pad([c.text for c in candidates], fewest, pool, rng)[len(candidates) :]
-        candidates += [Candidate(answer, 0.0) for answer in padding]
-        if not answer_format.with_confidence:
-            return answer_format.render([c.text for c in candidates], think=think)
-        return answer_format.render(candidates, think=think)
-    padding = _pad([c.text for c in candidates], answer_format.num_candidates, pool, rng)[len(candidates) :]
-    candidates += [Candidate(answer, 0.0) for answer in padding]
+        return _render_padded(candidates, fewest, answer_format, think, pool, rng)
+    return _render_padded(candidates, answer_format.num_candidates, answer_format, think, pool, rng)
+
+
+def _render_padded(
+    candidates: list[Candidate],
+    k: int,
+    answer_format: AnswerFormat,
+    think: str,
+    pool: Sequence[str],
+    rng: random.Random,
+) -> str:
+    """`candidates` padded to `k` with distinct answers from `pool` at confidence 0, rendered (without
+    their confidences where the format asks for none)."""
+    padding = _pad([c.text for c in candidates], k, pool, rng)[len(candidates) :]
+    candidates = [*candidates, *(Candidate(answer, 0.0) for answer in padding)]
     if not answer_format.with_confidence:
         return answer_format.render([c.text for c in candidates], think=think)
     return answer_format.render(candidates, think=think)
@@ -215,12 +224,7 @@ def sampled_list_completions(
         }
         drawn = sorted(keys, key=lambda answer: -keys[answer])[:k]
         candidates = [Candidate(answer, shares[answer]) for answer in drawn]
-        padding = _pad(drawn, k, pool, rng)[len(drawn) :]
-        candidates += [Candidate(answer, 0.0) for answer in padding]
-        if answer_format.with_confidence:
-            completions.append(answer_format.render(candidates, think=think))
-        else:
-            completions.append(answer_format.render([c.text for c in candidates], think=think))
+        completions.append(_render_padded(candidates, k, answer_format, think, pool, rng))
     return completions
 
 

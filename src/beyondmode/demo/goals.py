@@ -66,9 +66,11 @@ def _beats_best_of_3(
 def _cheap_tokens(
     gains: dict[str, dict[str, Any]], context: dict[str, Any]
 ) -> tuple[float | None, bool | None]:
-    row, reference = context.get("row"), context.get("rlvr_best_of_k")
-    ratio = None if not row else row.get("tokens_ratio")
-    if ratio is None or not reference or row.get("recall@3") is None:
+    """Tokens for the same answers against best-of-k of the single-answer method that writes the same
+    fields (`summary.same_fields_single_run`: RLCR where the run writes confidences, RLVR otherwise)."""
+    row, reference = context.get("row"), context.get("same_fields_best_of_k")
+    ratio = None if not row else row.get("tokens_ratio_same_fields")
+    if ratio is None or not reference or row.get("recall@3") is None or reference.get("recall@3") is None:
         return ratio, None
     return ratio, ratio <= 0.6 and row["recall@3"] >= reference["recall@3"]
 
@@ -77,7 +79,8 @@ MULTI_GOALS: dict[str, Goal] = {
     "RL gain on expected coverage@3: paired 95% interval above 0": _gain_above_zero,
     "expected coverage@3 after RL >= 0.9x the oracle's": _coverage_near_oracle,
     "recall@3 above RLVR best-of-3 (paired 95% interval above 0) at no more tokens": _beats_best_of_3,
-    "tokens per example <= 0.6x RLVR best-of-3 at >= its recall@3": _cheap_tokens,
+    "tokens per example <= 0.6x best-of-3 of the single-answer method writing the same fields "
+    "(RLVR; RLCR with confidences) at >= its recall@3": _cheap_tokens,
 }
 CONFIDENCE_GOALS: dict[str, Goal] = {
     "AUROC after RL >= 0.9x the oracle's": _auroc_near_oracle,
@@ -104,16 +107,14 @@ def run_goals(summary: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
     for row in summary.get("rl_gain", []):
         by_run.setdefault(row["run"], {})[row["metric"]] = row
     rows = summary.get("runs", {})
-    reference = next(
-        (r for name, r in rows.items() if name.startswith("rlvr-") and name.endswith("/best_of_k")), None
-    )
     results: dict[str, dict[str, dict[str, Any]]] = {}
     for run, gains in by_run.items():
         method = "multi_answer" if run.startswith("multi") else "best_of_k"
+        row = rows.get(f"{run}/{method}")
         context = {
             "max_answers": summary["max_answers"],
-            "row": rows.get(f"{run}/{method}"),
-            "rlvr_best_of_k": reference,
+            "row": row,
+            "same_fields_best_of_k": rows.get((row or {}).get("tokens_reference", "")),
             "versus": {r["metric"]: r for r in summary.get("versus_best_of_k", []) if r["run"] == run},
         }
         checks = {}

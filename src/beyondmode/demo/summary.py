@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from beyondmode.demo.goals import run_goals
-from beyondmode.demo.profiles import DemoProfile
+from beyondmode.demo.profiles import DemoProfile, DemoRun
 from beyondmode.demo.rl_gain import rl_gain_rows, versus_best_of_k_rows
 
 ORACLE = "oracle"
@@ -66,6 +66,13 @@ def demo_summary(
     for row in rows.values():
         tokens = row.get("tokens_per_example")
         row["tokens_ratio"] = tokens / reference_tokens if tokens and reference_tokens else None
+    for run in profile.runs:
+        if run.is_multi and f"{run.name}/multi_answer" in rows:
+            row = rows[f"{run.name}/multi_answer"]
+            row["tokens_reference"] = f"{same_fields_single_run(run).name}/best_of_k"
+            reference = rows.get(row["tokens_reference"]) or {}
+            tokens, single_tokens = row.get("tokens_per_example"), reference.get("tokens_per_example")
+            row["tokens_ratio_same_fields"] = tokens / single_tokens if tokens and single_tokens else None
     oracle_row = _headline(oracle, profile) if oracle else None
     by_name = {run.name: run for run in profile.runs}
     gains = [
@@ -96,6 +103,17 @@ def demo_summary(
     }
     summary["targets"] = run_goals(summary)
     return summary
+
+
+def same_fields_single_run(run: DemoRun) -> DemoRun:
+    """The single-answer run whose samples write what one of `run`'s answers writes: RLCR (an answer and
+    its confidence) for a run with confidences, RLVR otherwise; same seed. Its best-of-k is the fair
+    cost reference: both deliver the same fields for the same number of answers.
+
+    >>> same_fields_single_run(DemoRun("multi_rlcr", 1)).name
+    'rlcr-s1'
+    """
+    return DemoRun("rlcr" if run.with_confidence else "rlvr", run.seed)
 
 
 def _headline(block: dict[str, Any], profile: DemoProfile) -> dict[str, Any]:
@@ -182,9 +200,15 @@ def plain_summary(summary: dict[str, Any]) -> list[str]:
             "profile field prompting_baseline=True evaluates it anyway."
         )
     if multi and multi.get("tokens_ratio") is not None:
+        same_fields = multi.get("tokens_ratio_same_fields")
+        against_rlcr = (
+            f"{_fmt(same_fields)}x those of RLCR best-of-k (whose samples also write a confidence each) and "
+            if same_fields is not None
+            else ""
+        )
         paragraphs.append(
-            f"Cost: Multi-RLCR spends {_fmt(multi['tokens_ratio'])}x the generated tokens of RLVR best-of-k "
-            f"for the same number of answers."
+            f"Cost: for the same number of answers, Multi-RLCR generates {against_rlcr}"
+            f"{_fmt(multi['tokens_ratio'])}x those of RLVR best-of-k."
         )
     return paragraphs
 

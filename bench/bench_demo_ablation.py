@@ -14,7 +14,6 @@ Prints one line per lever and run: noise-free coverage in 3 answers (expected_re
 from __future__ import annotations
 
 import argparse
-import ast
 import tempfile
 from dataclasses import replace
 from pathlib import Path
@@ -29,7 +28,7 @@ from beyondmode.demo.pipeline import (
     run_jobs,
     warmstart_jobs,
 )
-from beyondmode.demo.profiles import DemoRun, get_profile
+from beyondmode.demo.profiles import DemoRun, get_profile, parse_profile_overrides
 from beyondmode.demo.rl_gain import rl_gain_rows
 
 NO_GATES = {"gate_uniqueness": False, "gate_sum_le_1": False}
@@ -77,7 +76,7 @@ def main() -> None:
     parser.add_argument("--set", nargs="*", default=[], help="profile overrides for every lever: FIELD=VALUE")
     parser.add_argument("--out", type=Path, default=None, help="where the runs go (default: a temp folder)")
     args = parser.parse_args()
-    base = get_profile("default", **dict(_override(item) for item in args.set))
+    base = get_profile("default", **parse_profile_overrides(args.set))
     out = args.out or Path(tempfile.mkdtemp(prefix="bench_ablation_"))
     runs = [replace(RUNS[name], seed=seed) for seed in args.seeds for name in args.runs]
     jobs: list[Job] = []
@@ -140,14 +139,6 @@ def main() -> None:
         print("bench_ablation: " + " | ".join(parts), flush=True)
     write_json_atomic(out / "ablation.json", {"set": args.set, "results": results, "timings_s": timings})
     print(f"bench_ablation: results in {out / 'ablation.json'}")
-
-
-def _override(item: str) -> tuple[str, Any]:
-    field, _, value = item.partition("=")
-    try:
-        return field, ast.literal_eval(value)
-    except (ValueError, SyntaxError):
-        return field, value
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Demo profiles: how much data, how many steps, which runs (quick for tests, default, full).
+"""Demo profiles: how much data, how many steps, which runs (quick for tests, default, full, large).
 
 A run is one trained model: a method (rlvr, rlcr, multi_rlvr, multi_rlcr), its confidence credit
 (`sequence`, or `token` for the per-token variant of multi_rlcr), K and a seed. Every run starts from the
@@ -7,7 +7,10 @@ warm start of its format (K, confidences) and seed, so runs that share a format 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+import ast
+import types
+import typing
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 
@@ -188,7 +191,20 @@ PROFILES: dict[str, DemoProfile] = {
         + (DemoRun("multi_rlcr", 0, confidence_credit="token", oracle_assisted=True),),
         grpo_steps=300,
     ),
+    "large": DemoProfile(
+        name="large",
+        runs=standard_runs((0,)),
+        num_train=8000,
+        scratch_warmstart_steps=1000,
+        warmstart_shares="exact",
+        warmstart_lists=8,
+        warmstart_steps=1600,
+    ),
 }
+"""`large` is the strongest recipe measured on ddx_sim (docs/demo.md, "Four times the labels"): 8,000
+labelled cases, a base trained 1,000 SFT steps on them, and K = 3 warm starts on 8 target lists per
+prompt drawn from the base's exact shares, 1,600 steps. No posterior enters it; it takes about 3x the
+default's time."""
 
 
 TASKS = ("ddx_sim", "code_sim")
@@ -210,6 +226,45 @@ cases and 400 steps the base's own top 3 passed 31% of held-out cases, with 8,00
 (docs/demo.md)."""
 
 
+def parse_profile_overrides(items: list[str]) -> dict[str, Any]:
+    """`FIELD=VALUE` strings as profile overrides, each value a Python literal of the field's type (a
+    bare word is a string); an unknown field or a value of the wrong type is an error naming both.
+
+    >>> parse_profile_overrides(["warmstart_lists=8", "warmstart_shares=exact", "grpo_lr=1e-3"])
+    {'warmstart_lists': 8, 'warmstart_shares': 'exact', 'grpo_lr': 0.001}
+    """
+    hints = typing.get_type_hints(DemoProfile)
+    settable = {
+        f.name: _allowed_types(hints[f.name]) for f in fields(DemoProfile) if f.name not in ("name", "runs")
+    }
+    overrides: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or key not in settable:
+            known = ", ".join(sorted(settable))
+            raise ValueError(
+                f"demo profile override {item!r}: expected FIELD=VALUE with FIELD one of {known}"
+            )
+        try:
+            value = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            value = text
+        allowed = settable[key]
+        if type(value) not in allowed:
+            names = " or ".join(sorted("None" if t is type(None) else t.__name__ for t in allowed))
+            raise ValueError(f"demo profile field {key}: expected {names}, got {text!r}")
+        overrides[key] = float(value) if float in allowed and type(value) is int else value
+    return overrides
+
+
+def _allowed_types(hint: Any) -> set[type]:
+    """The Python types a field annotated `hint` takes (`int | None` -> int, NoneType; a float also
+    takes an int)."""
+    members = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    allowed = {typing.get_origin(member) or member for member in members}
+    return allowed | {int} if float in allowed else allowed
+
+
 def get_profile(name: str, task: str = "ddx_sim", **overrides: object) -> DemoProfile:
     """A named profile for `task` with fields replaced; unknown names, tasks and fields are errors
     naming the choices."""
@@ -218,6 +273,11 @@ def get_profile(name: str, task: str = "ddx_sim", **overrides: object) -> DemoPr
     if task not in TASKS:
         raise ValueError(f"unknown demo task {task!r}; choose one of {list(TASKS)}")
     profile = PROFILES[name]
+    if task == "code_sim" and name not in CODE_SIM_FIELDS:
+        raise ValueError(
+            f"demo profile {name!r} is measured for ddx_sim only; for code_sim choose one of "
+            f"{sorted(CODE_SIM_FIELDS)}"
+        )
     if task == "code_sim":
         profile = replace(profile, task=task, **CODE_SIM_FIELDS[name])
     unknown = sorted(set(overrides) - set(DemoProfile.__dataclass_fields__))

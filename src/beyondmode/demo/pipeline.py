@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
+import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -36,6 +38,9 @@ EVAL_SEED = 10_000
 """Seed of the held-out cases (training uses the run's seed): train / held-out split by seed."""
 
 Stage = Callable[[str], None]
+
+PR_SET_PDEATHSIG = 1
+"""prctl(2) option: the signal a process gets when its parent dies (Linux)."""
 
 
 @dataclass(slots=True)
@@ -287,7 +292,7 @@ def run_jobs(jobs: list[Job], workers: int, threads: int, report: Stage) -> dict
     running: dict[Future, Job] = {}
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_init_worker, initargs=(threads,)
+        workers, mp_context=context, initializer=_init_pool_worker, initargs=(threads, os.getpid())
     ) as pool:
         while pending or running:
             ready = [j for j in pending if all(n in timings for n in j.needs)]
@@ -340,6 +345,30 @@ def run_demo(
     summary["workers"] = profile.workers
     write_json_atomic(run_dir / "demo_summary.json", summary)
     return DemoResult(run_dir, summary, files.html, files.markdown, timings)
+
+
+def _init_pool_worker(threads: int, parent: int) -> None:
+    """A worker process of `run_jobs` (`parent`: the demo's pid): it dies with the demo, then
+    `_init_worker`."""
+    _die_with_parent(parent)
+    _init_worker(threads)
+
+
+def _die_with_parent(parent: int) -> None:
+    """Linux: SIGTERM this process when its parent dies. Ctrl-C reaches the whole process group, but a
+    demo killed on its own (`kill PID`, a job scheduler) left its workers training on as orphans,
+    writing into the run folder and taking the cores of the next run (seen: the two workers of a killed
+    demo finished their jobs and stayed alive).
+    The workers are started from the thread that runs `run_jobs`, which lives as long as the pool
+    (PR_SET_PDEATHSIG fires when the starting thread exits)."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:  # the demo died before prctl took effect: the worker was reparented
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _init_worker(threads: int) -> None:

@@ -26,9 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +38,7 @@ from beyondmode.demo.pipeline import (
     eval_task_options,
     run_config,
     warmstart_base,
+    worker_pool,
 )
 from beyondmode.demo.profiles import DemoProfile, DemoRun, get_profile
 
@@ -211,10 +210,7 @@ def main() -> None:
     costs = list(args.costs)
     started = time.perf_counter()
     build_base_warmstart(profile, out)
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(
-        args.workers, mp_context=context, initializer=_init_worker, initargs=(1,)
-    ) as pool:
+    with worker_pool(args.workers, 1) as pool:
         n = len(costs)
         train_s = list(
             pool.map(

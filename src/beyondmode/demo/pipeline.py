@@ -290,10 +290,7 @@ def run_jobs(jobs: list[Job], workers: int, threads: int, report: Stage) -> dict
         return timings
     pending = list(jobs)
     running: dict[Future, Job] = {}
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_init_pool_worker, initargs=(threads, os.getpid())
-    ) as pool:
+    with worker_pool(workers, threads) as pool:
         while pending or running:
             ready = [j for j in pending if all(n in timings for n in j.needs)]
             ready.sort(key=lambda j: not j.name.startswith(("grpo/", "warmstart/")))
@@ -347,6 +344,17 @@ def run_demo(
     return DemoResult(run_dir, summary, files.html, files.markdown, timings)
 
 
+def worker_pool(workers: int, threads: int) -> ProcessPoolExecutor:
+    """`workers` spawned processes with `threads` torch threads each, which die with this process
+    (`_die_with_parent`); the demo's jobs and the benchmarks that train side by side use it."""
+    return ProcessPoolExecutor(
+        workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_init_pool_worker,
+        initargs=(threads, os.getpid()),
+    )
+
+
 def _init_pool_worker(threads: int, parent: int) -> None:
     """A worker process of `run_jobs` (`parent`: the demo's pid): it dies with the demo, then
     `_init_worker`."""
@@ -359,8 +367,8 @@ def _die_with_parent(parent: int) -> None:
     demo killed on its own (`kill PID`, a job scheduler) left its workers training on as orphans,
     writing into the run folder and taking the cores of the next run (seen: the two workers of a killed
     demo finished their jobs and stayed alive).
-    The workers are started from the thread that runs `run_jobs`, which lives as long as the pool
-    (PR_SET_PDEATHSIG fires when the starting thread exits)."""
+    The workers are started from the thread that submits to the pool, which lives as long as the pool
+    in `run_jobs` and the benchmarks (PR_SET_PDEATHSIG fires when the starting thread exits)."""
     if not sys.platform.startswith("linux"):
         return
     import ctypes

@@ -12,11 +12,14 @@ and the paired bootstrap interval of RL minus warm start on the value. Writes `a
 
     python bench/bench_adaptive_k.py [--costs 0.1 0.25] [--out DIR] [--steps N] [--grpo-temperature T]
         [--warmstart-shares exact] [--num-train N] [--base-steps N] [--warmstart-steps N]
+        [--set FIELD=VALUE ...]
 
 `--num-train` and `--base-steps` change the demo profile's training cases and the single-answer
 base's SFT steps (`scratch_warmstart_steps`): the base's knowledge bounds what the plug-in sets and
-RL can reach. `--warmstart-steps`: the "up to K" warm start's SFT steps. The held-out cases avoid every training prompt, so they (and the oracle's figures)
-change with `--num-train`.
+RL can reach. `--warmstart-steps`: the "up to K" warm start's SFT steps. The held-out cases avoid
+every training prompt, so they (and the oracle's figures) change with `--num-train`. `--set` changes
+any other demo profile field, e.g. `warmstart_lists=8`: 8 target lists per prompt, each the plug-in set
+in a drawn order.
 
 Finished warm starts and runs in `--out` are reused. Goal (issue 15): mean set size and coverage within
 10% of the oracle's for at least two values of lambda.
@@ -40,20 +43,23 @@ from beyondmode.demo.pipeline import (
     warmstart_base,
     worker_pool,
 )
-from beyondmode.demo.profiles import DemoProfile, DemoRun, get_profile
+from beyondmode.demo.profiles import DemoProfile, DemoRun, get_profile, parse_profile_overrides
 
 RUN = DemoRun("multi_rlvr")
 GOAL_RATIO = 0.10
 
 
 def bench_profile(
-    num_train: int | None = None, base_steps: int | None = None, warmstart_steps: int | None = None
+    num_train: int | None = None,
+    base_steps: int | None = None,
+    warmstart_steps: int | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> DemoProfile:
     """The default demo profile, with `num_train` training cases, `base_steps` SFT steps of the
     single-answer base and `warmstart_steps` of the "up to K" warm start where given (the base keeps
-    its steps when only `warmstart_steps` is given)."""
+    its steps when only `warmstart_steps` is given), and any other profile fields in `extra`."""
     default = get_profile("default")
-    overrides: dict[str, int] = {}
+    overrides: dict[str, Any] = dict(extra or {})
     if num_train is not None:
         overrides["num_train"] = num_train
     if warmstart_steps is not None:
@@ -204,8 +210,16 @@ def main() -> None:
     parser.add_argument(
         "--warmstart-steps", type=int, default=None, help='SFT steps of the "up to K" warm start'
     )
+    parser.add_argument(
+        "--set",
+        nargs="*",
+        default=[],
+        help="other demo profile fields, FIELD=VALUE (e.g. warmstart_lists=8: drawn plug-in sets)",
+    )
     args = parser.parse_args()
-    profile = bench_profile(args.num_train, args.base_steps, args.warmstart_steps)
+    profile = bench_profile(
+        args.num_train, args.base_steps, args.warmstart_steps, parse_profile_overrides(args.set)
+    )
     out = args.out.resolve()
     costs = list(args.costs)
     started = time.perf_counter()
@@ -272,6 +286,7 @@ def main() -> None:
         "grpo_steps": args.steps or profile.grpo_steps,
         "grpo_temperature": args.grpo_temperature or profile.grpo_temperature,
         "samples": args.samples,
+        "profile_overrides": args.set,
     }
     (out / "adaptive_k.json").write_text(json.dumps({"settings": settings, "rows": rows}, indent=2))
     plot(rows, out / "adaptive_k.png")

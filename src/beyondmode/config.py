@@ -133,10 +133,12 @@ class WarmstartConfig:
     null: the reward's per-answer cost `method.weights.answer_cost` (the plug-in rule "list a_i when its
     estimated probability exceeds lambda"), else 0 (every sampled answer).
 
-    `list_samples` (self-consistency, fixed K): SFT target lists per prompt. 1: the K answers ranked
-    by frequency. More: each list draws its K answers without replacement with probability
+    `list_samples` (self-consistency): SFT target lists per prompt. 1: the K answers ranked by
+    frequency. More: each list draws its K answers without replacement with probability
     proportional to frequency ** (1 / `list_temperature`) (Plackett-Luce), so the SFT learns the
     distribution of each slot rather than one list per prompt; confidences stay the frequencies.
+    With an "up to K" format the draw is among the answers above `list_min_frequency`: each list is
+    the plug-in set in a drawn order (which K of them, when more qualify).
     """
 
     init: str = "tiny"

@@ -65,7 +65,6 @@ def test_answers_without_a_share_are_never_drawn_and_the_pool_pads() -> None:
 @pytest.mark.parametrize(
     ("fmt", "num_lists", "temperature", "message"),
     [
-        (AnswerFormat(3, min_candidates=1), 4, 0.5, "up to K"),
         (AnswerFormat(3), 0, 0.5, "list_samples must be >= 1"),
         (AnswerFormat(3), 4, 0.0, "list_temperature > 0"),
     ],
@@ -126,12 +125,54 @@ def test_the_warm_start_writes_list_samples_pairs_per_prompt(tmp_path: Path, mon
     assert len({fmt.parse(text).texts for _, text in pairs}) > 1  # drawn orders, not the one ranked list
 
 
-def test_an_up_to_k_format_is_refused_before_sampling(tmp_path: Path, monkeypatch) -> None:
-    def no_sampling(*args, **kwargs):
-        raise AssertionError("refuse before sampling")
-
-    monkeypatch.setattr(warmstart, "sample_completions", no_sampling)
-    config = _config(tmp_path, "warmstart.list_samples=4", "format.min_candidates=1")
+def test_an_up_to_k_format_draws_the_order_of_the_plug_in_set() -> None:
+    """At most K answers above the threshold: every list is exactly the plug-in set (the answers whose
+    share exceeds it), unpadded, in a drawn order; slot 1 follows Plackett-Luce over the set's shares."""
     fmt = AnswerFormat(num_candidates=3, min_candidates=1)
-    with pytest.raises(ValueError, match="up to K"):
-        warmstart.self_consistency_pairs(None, None, ToyTask(num_examples=2), config, fmt, [], None)
+    draws = 3000
+    texts = sampled_list_completions(SHARES, fmt, "t", ["mumps"], random.Random(1), draws, 1.0, 0.1)
+    parsed = [fmt.parse(text) for text in texts]
+    assert all(p.format_ok and set(p.texts) == {"flu", "cold", "asthma"} for p in parsed)
+    assert all(
+        dict(zip(p.texts, p.confidences, strict=True)) == {"flu": 0.5, "cold": 0.3, "asthma": 0.15}
+        for p in parsed
+    )
+    first = Counter(p.texts[0] for p in parsed)
+    for answer in ("flu", "cold", "asthma"):
+        expected = SHARES[answer] / 0.95
+        assert abs(first[answer] / draws - expected) < 4 * (expected * (1 - expected) / draws) ** 0.5
+
+
+def test_an_up_to_k_format_draws_which_k_when_more_qualify() -> None:
+    """More than K answers above the threshold: each list holds K of them, drawn; an answer at or
+    below the threshold is never listed, and fewer than `min_candidates` qualifying keeps the
+    likeliest."""
+    fmt = AnswerFormat(num_candidates=2, with_confidence=False, min_candidates=1)
+    texts = sampled_list_completions(SHARES, fmt, "t", [], random.Random(2), 400, 1.0, 0.1)
+    lists = {fmt.parse(text).texts for text in texts}
+    assert all(len(texts_) == 2 and "measles" not in texts_ for texts_ in lists)
+    assert {answer for texts_ in lists for answer in texts_} == {"flu", "cold", "asthma"}
+    only = sampled_list_completions(SHARES, fmt, "t", [], random.Random(2), 20, 1.0, 0.6)
+    assert {fmt.parse(text).texts for text in only} == {("flu",)}
+
+
+def test_an_up_to_k_warm_start_writes_drawn_plug_in_sets(tmp_path: Path, monkeypatch) -> None:
+    """Wired through `self_consistency_pairs`: the threshold is the reward's per-answer cost."""
+    task = ToyTask(num_examples=4)
+    fmt = AnswerFormat(num_candidates=3, with_confidence=False, min_candidates=1)
+    examples = list(task.examples(fmt))
+    config = _config(
+        tmp_path, "warmstart.list_samples=6", "format.min_candidates=1", "method.weights.answer_cost=0.2"
+    )
+    replies = ["flu", "flu", "flu", "cold", "cold", "asthma"]  # shares 0.5, 0.33, 0.17
+    single = AnswerFormat(num_candidates=1, with_confidence=False)
+
+    def fake_samples(model, tokenizer, prompts, n, *args, **kwargs):
+        return [[single.render([replies[i % len(replies)]], think="t") for i in range(n)] for _ in prompts]
+
+    monkeypatch.setattr(warmstart, "sample_completions", fake_samples)
+    monkeypatch.setattr(warmstart, "example_row", lambda example, tokenizer: {"prompt": example.id})
+    pairs, _ = warmstart.self_consistency_pairs(None, _Tokenizer(), task, config, fmt, examples, None)
+    assert len(pairs) == 6 * len(examples)
+    assert {frozenset(fmt.parse(text).texts) for _, text in pairs} == {frozenset({"flu", "cold"})}
+    assert {fmt.parse(text).texts for _, text in pairs} == {("flu", "cold"), ("cold", "flu")}

@@ -94,9 +94,10 @@ class DemoProfile:
     warmstart_shares: the self-consistency frequencies: `sampled` (`warmstart_samples` samples per
         prompt) or `exact` (the base's own probability of each answer its training labels name, scored
         without sampling: `warmstart.answer_shares`).
-    warmstart_lists / warmstart_list_temperature: SFT target lists per prompt of the fixed-K
+    warmstart_lists / warmstart_list_temperature: SFT target lists per prompt of the
         self-consistency warm starts (`warmstart.list_samples` / `list_temperature`): 1 is the ranked
-        list; more draw each list's K answers from the shares (Plackett-Luce at that temperature).
+        list; more draw each list's K answers from the shares (Plackett-Luce at that temperature), or
+        for an "up to K" format (`bench/bench_adaptive_k.py`) the plug-in set's order.
     warmstart_examples: how many of the training cases (the first ones) the warm start learns from;
         None: all `num_train`. Fewer models the usual split: a small supervised set, more prompts with
         a verifiable reward for RL.

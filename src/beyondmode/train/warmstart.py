@@ -343,7 +343,7 @@ def self_consistency_pairs(
         prompt = example_row(example, tokenizer)["prompt"]
         if warm.list_samples > 1:
             lists = sampled_list_completions(
-                counts, fmt, think, pool, rng, warm.list_samples, warm.list_temperature
+                counts, fmt, think, pool, rng, warm.list_samples, warm.list_temperature, threshold
             )
             pairs += [(prompt, completion) for completion in lists]
         else:

@@ -181,11 +181,6 @@ def check_list_sampling(answer_format: AnswerFormat, num_lists: int, temperature
             f"warmstart.list_samples must be >= 1 and warmstart.list_temperature > 0, got {num_lists} "
             f"and {temperature}"
         )
-    if num_lists > 1 and answer_format.fewest_candidates < answer_format.num_candidates:
-        raise ValueError(
-            'warmstart.list_samples > 1 draws K answers per list; an "up to K" format '
-            "(format.min_candidates) lists the answers above a threshold: set warmstart.list_samples=1"
-        )
 
 
 def sampled_list_completions(
@@ -196,6 +191,7 @@ def sampled_list_completions(
     rng: random.Random,
     num_lists: int,
     temperature: float,
+    min_frequency: float = 0.0,
 ) -> list[str]:
     """`num_lists` completions whose K answers are drawn without replacement, each with probability
     proportional to share ** (1 / temperature) among those not yet listed (Plackett-Luce, drawn as the
@@ -206,16 +202,33 @@ def sampled_list_completions(
     learns prompt by prompt; lists drawn from the shares teach the slot distributions instead, whose
     greedy decoding is the ranked list. A temperature near 0 gives the ranked list every time.
 
+    With an "up to K" format (`AnswerFormat.min_candidates`) the draw is among the answers whose share
+    exceeds `min_frequency` (the plug-in set of `frequency_completion`; the most frequent ones when
+    fewer than `min_candidates` qualify), and each list stops after min(K, qualifying) answers: every
+    list holds the plug-in set when at most K qualify, in a drawn order, and when more qualify, which K
+    is drawn too. Unpadded, as in `frequency_completion`.
+
     >>> from beyondmode.formats import AnswerFormat
     >>> fmt = AnswerFormat(2, with_confidence=False)
     >>> lists = sampled_list_completions({"flu": 0.6, "cold": 0.3, "asthma": 0.1}, fmt, "t", [], random.Random(0), 3, 1.0)
     >>> len(lists), all(text.startswith("<think> t </think>") for text in lists)
     (3, True)
+    >>> up_to = AnswerFormat(3, with_confidence=False, min_candidates=1)
+    >>> drawn = sampled_list_completions({"flu": 0.6, "cold": 0.3, "asthma": 0.1}, up_to, "t", [], random.Random(0), 20, 1.0, 0.2)
+    >>> sorted({text.count("</answer") for text in drawn}), any("asthma" in text for text in drawn)
+    ([2], False)
     """
     check_list_sampling(answer_format, num_lists, temperature)
     total = sum(counts.values())
     shares = {answer: count / total for answer, count in counts.items() if count > 0} if total else {}
     k = answer_format.num_candidates
+    fewest = answer_format.fewest_candidates
+    if fewest < k:
+        ranked = sorted(shares, key=lambda answer: (-shares[answer], answer))
+        qualifying = [answer for answer in ranked if shares[answer] > min_frequency]
+        kept = qualifying if len(qualifying) >= fewest else ranked[:fewest]
+        shares = {answer: shares[answer] for answer in kept}
+        k = max(fewest, min(k, len(shares)))
     completions = []
     for _ in range(num_lists):
         keys = {

@@ -58,6 +58,7 @@ def test_large_profile_is_the_measured_recipe_and_builds_its_configs(tmp_path) -
     assert (profile.warmstart_shares, profile.warmstart_lists, profile.warmstart_steps) == ("exact", 8, 1600)
     config = run_config(profile, DemoRun("multi_rlvr"), tmp_path, None, None)
     assert config.warmstart.answer_shares == "exact" and config.warmstart.list_samples == 8
+    assert config.trl["max_steps"] == 576 == 2 * get_profile("default").grpo_steps
     assert config.warmstart.steps == 1600 and config.task.max_examples == 8000
     base = run_config(profile, DemoRun("rlvr"), tmp_path, None, None)
     assert base.warmstart.steps == 1000 and base.warmstart.init == "tiny"

@@ -34,7 +34,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         choices=sorted(PROFILES),
         default="default",
         help="quick: smoke run; full: 3 seeds, K = 2..5, an oracle-assisted run; large: 4x the labelled "
-        "cases and the exact-share, drawn-list warm start (ddx_sim; 14 min on 2 cores, 1.6x the default)",
+        "cases, the exact-share, drawn-list warm start and 2x the GRPO steps (ddx_sim; 16 min on 2 "
+        "cores, 1.8x the default)",
     )
     parser.add_argument(
         "--set",

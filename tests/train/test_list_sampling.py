@@ -67,13 +67,14 @@ def test_answers_without_a_share_are_never_drawn_and_the_pool_pads() -> None:
     [
         (AnswerFormat(3), 0, 0.5, "list_samples must be >= 1"),
         (AnswerFormat(3), 4, 0.0, "list_temperature > 0"),
+        (AnswerFormat(3, min_candidates=1), 4, -1.0, "list_temperature > 0"),
     ],
 )
 def test_settings_it_cannot_honour_are_refused(
     fmt: AnswerFormat, num_lists: int, temperature: float, message: str
 ) -> None:
     with pytest.raises(ValueError, match=message):
-        check_list_sampling(fmt, num_lists, temperature)
+        check_list_sampling(num_lists, temperature)
     with pytest.raises(ValueError, match=message):
         sampled_list_completions(SHARES, fmt, "t", [], random.Random(0), num_lists, temperature)
 
@@ -176,3 +177,14 @@ def test_an_up_to_k_warm_start_writes_drawn_plug_in_sets(tmp_path: Path, monkeyp
     assert len(pairs) == 6 * len(examples)
     assert {frozenset(fmt.parse(text).texts) for _, text in pairs} == {frozenset({"flu", "cold"})}
     assert {fmt.parse(text).texts for _, text in pairs} == {("flu", "cold"), ("cold", "flu")}
+
+
+def test_bad_list_settings_are_refused_before_sampling(tmp_path: Path, monkeypatch) -> None:
+    def no_sampling(*args, **kwargs):
+        raise AssertionError("refuse before sampling")
+
+    monkeypatch.setattr(warmstart, "sample_completions", no_sampling)
+    config = _config(tmp_path, "warmstart.list_samples=4", "warmstart.list_temperature=0")
+    fmt = AnswerFormat(num_candidates=3, min_candidates=1)
+    with pytest.raises(ValueError, match="list_temperature > 0"):
+        warmstart.self_consistency_pairs(None, None, ToyTask(num_examples=2), config, fmt, [], None)

@@ -223,7 +223,7 @@ def self_consistency_pairs(
     mode = sampling_prompt(config)
     plain = mode in ("plain", "options")
     fill_check(warm.fill)
-    check_list_sampling(fmt, warm.list_samples, warm.list_temperature)
+    check_list_sampling(warm.list_samples, warm.list_temperature)
     single = single_answer_format(fmt)
     singles = take_examples(task, single, config.task.max_examples)
     stats: dict[str, Any] = {"sample_prompt": mode}

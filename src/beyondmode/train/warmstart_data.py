@@ -174,7 +174,7 @@ def _render_padded(
     return answer_format.render(candidates, think=think)
 
 
-def check_list_sampling(answer_format: AnswerFormat, num_lists: int, temperature: float) -> None:
+def check_list_sampling(num_lists: int, temperature: float) -> None:
     """Refuse list-sampling settings that `sampled_list_completions` cannot honour, naming the keys."""
     if num_lists < 1 or temperature <= 0:
         raise ValueError(
@@ -218,7 +218,7 @@ def sampled_list_completions(
     >>> sorted({text.count("</answer") for text in drawn}), any("asthma" in text for text in drawn)
     ([2], False)
     """
-    check_list_sampling(answer_format, num_lists, temperature)
+    check_list_sampling(num_lists, temperature)
     total = sum(counts.values())
     shares = {answer: count / total for answer, count in counts.items() if count > 0} if total else {}
     k = answer_format.num_candidates

@@ -5,6 +5,8 @@ fields alone share one warm start (trained once per run format). Each lever's mo
 demo's held-out cases and compared with its warm start, paired over cases (`beyondmode.demo.rl_gain`).
 Prints one line per lever and run: noise-free coverage in 3 answers (expected_recall@3) before -> after
 [95% interval], recall@3, distinct@30, AUROC where there are confidences, and the GRPO seconds.
+With `--out`, finished jobs in the folder are reused and `ablation.json` keeps the results of earlier
+invocations (one entry per lever, run and `--set`).
 
     python bench/bench_demo_ablation.py --levers demo long g16 --runs multi_rlvr multi_rlcr_token
     python bench/bench_demo_ablation.py --levers demo --set warmstart_confidence=uniform
@@ -14,6 +16,7 @@ Prints one line per lever and run: noise-free coverage in 3 answers (expected_re
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 from dataclasses import replace
 from pathlib import Path
@@ -125,7 +128,15 @@ def main() -> None:
     results = []
     for lever, run, profile, warm_eval, eval_dir, name in plan:
         rows = {row["metric"]: row for row in rl_gain_rows(profile, run, warm_eval, eval_dir)}
-        results.append({"lever": lever, "run": run.name, "grpo_s": timings.get(f"grpo/{name}"), "rows": rows})
+        results.append(
+            {
+                "lever": lever,
+                "run": run.name,
+                "set": args.set,
+                "grpo_s": timings.get(f"grpo/{name}"),
+                "rows": rows,
+            }
+        )
         parts = [f"{lever:10s} {run.name:22s}"]
         for metric in METRICS:
             row = rows.get(metric)
@@ -137,8 +148,21 @@ def main() -> None:
         seconds = timings.get(f"grpo/{name}")
         parts.append("grpo " + (f"{seconds:.0f} s" if seconds is not None else "earlier run"))
         print("bench_ablation: " + " | ".join(parts), flush=True)
-    write_json_atomic(out / "ablation.json", {"set": args.set, "results": results, "timings_s": timings})
+    write_json_atomic(out / "ablation.json", merged_results(out / "ablation.json", results, timings))
     print(f"bench_ablation: results in {out / 'ablation.json'}")
+
+
+def merged_results(path: Path, results: list[dict[str, Any]], timings: dict[str, float]) -> dict[str, Any]:
+    """This invocation's results added to those an earlier one wrote into `path` (one entry per lever,
+    run and `--set`: a rerun replaces its own entry, other levers, seeds and settings stay)."""
+    earlier = json.loads(path.read_text()) if path.is_file() else {}
+
+    def key(result: dict[str, Any]) -> tuple[str, str, tuple[str, ...]]:
+        return result["lever"], result["run"], tuple(result.get("set", earlier.get("set", [])))
+
+    kept = {key(result): result for result in earlier.get("results", [])}
+    kept.update({key(result): result for result in results})
+    return {"results": list(kept.values()), "timings_s": {**earlier.get("timings_s", {}), **timings}}
 
 
 if __name__ == "__main__":

@@ -21,7 +21,8 @@ every training prompt, so they (and the oracle's figures) change with `--num-tra
 any other demo profile field, e.g. `warmstart_lists=8`: 8 target lists per prompt, each the plug-in set
 in a drawn order.
 
-Finished warm starts and runs in `--out` are reused. Goal (issue 15): mean set size and coverage within
+Finished warm starts and runs in `--out` are reused, and refused where they were trained with other
+settings (`beyondmode.demo.reuse`). Goal (issue 15): mean set size and coverage within
 10% of the oracle's for at least two values of lambda.
 """
 
@@ -44,6 +45,7 @@ from beyondmode.demo.pipeline import (
     worker_pool,
 )
 from beyondmode.demo.profiles import DemoProfile, DemoRun, get_profile, parse_profile_overrides
+from beyondmode.demo.reuse import stored_settings_differ
 
 RUN = DemoRun("multi_rlvr")
 GOAL_RATIO = 0.10
@@ -107,9 +109,12 @@ def build_base_warmstart(profile: DemoProfile, out: Path) -> None:
     from beyondmode.train.warmstart import run_warmstart
 
     base = warmstart_base(profile, RUN)
-    if base is not None and not (out / "warmstart" / base.warmstart_key / "config.json").is_file():
+    if base is None:
+        return
+    config = run_config(profile, base, out, None, None)
+    if not _reusable(Path(config.warmstart.output_dir), config, grpo=False):
         _init_worker(1)
-        run_warmstart(run_config(profile, base, out, None, None))
+        run_warmstart(config)
 
 
 def warmstart_and_train(
@@ -121,15 +126,28 @@ def warmstart_and_train(
     from beyondmode.train.warmstart import run_warmstart
 
     config = adaptive_config(profile, out, cost, steps, temperature, shares)
-    if not (Path(config.warmstart.output_dir) / "config.json").is_file():
+    if not _reusable(Path(config.warmstart.output_dir), config, grpo=False):
         run_warmstart(config)
     final = Path(config.output.dir) / "final"
-    if (final / "trainer_state.json").is_file():
+    if (final / "trainer_state.json").is_file() and _reusable(Path(config.output.dir), config, grpo=True):
         return 0.0
     started = time.perf_counter()
     result = train_grpo(config, quiet=True)
     write_json_atomic(result.final_dir / "trainer_state.json", {"log_history": result.log_history})
     return time.perf_counter() - started
+
+
+def _reusable(folder: Path, config: Any, grpo: bool) -> bool:
+    """Whether `folder` holds a finished run to reuse (`config.json`: a warm start's model; a GRPO
+    run's `final/trainer_state.json` is checked by the caller); one trained with other settings than
+    `config` is refused (`beyondmode.demo.reuse`)."""
+    if not grpo and not (folder / "config.json").is_file():
+        return False
+    if stored_settings_differ(folder, config, grpo):
+        raise SystemExit(
+            f"bench_adaptive_k: {folder} was trained with other settings than these; use another --out"
+        )
+    return True
 
 
 def generate(profile: DemoProfile, model_dir: Path, samples: int) -> list[list[str]]:

@@ -5,9 +5,9 @@ fields alone share one warm start (trained once per run format). Each lever's mo
 demo's held-out cases and compared with its warm start, paired over cases (`beyondmode.demo.rl_gain`).
 Prints one line per lever and run: noise-free coverage in 3 answers (expected_recall@3) before -> after
 [95% interval], recall@3, distinct@30, AUROC where there are confidences, and the GRPO seconds.
-With `--out`, finished jobs in the folder are reused (a warm start stored with other settings than
-this invocation's `--set` gives is refused) and `ablation.json` keeps the results of earlier
-invocations (one entry per lever, run and `--set`).
+With `--out`, finished jobs in the folder are reused (a warm start or GRPO run stored with other
+settings than this invocation's `--set` gives is refused: `beyondmode.demo.reuse`), and
+`ablation.json` keeps the results of earlier invocations (one entry per lever, run and `--set`).
 
     python bench/bench_demo_ablation.py --levers demo long g16 --runs multi_rlvr multi_rlcr_token
     python bench/bench_demo_ablation.py --levers demo --set warmstart_confidence=uniform
@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 from beyondmode.atomic_write import write_json_atomic
-from beyondmode.config import load_config
 from beyondmode.demo.pipeline import (
     Job,
     _evaluate,
@@ -34,6 +33,7 @@ from beyondmode.demo.pipeline import (
     warmstart_jobs,
 )
 from beyondmode.demo.profiles import DemoRun, get_profile, parse_profile_overrides
+from beyondmode.demo.reuse import stale_jobs
 from beyondmode.demo.rl_gain import rl_gain_rows
 
 NO_GATES = {"gate_uniqueness": False, "gate_sum_le_1": False}
@@ -122,10 +122,10 @@ def main() -> None:
             plan.append((lever, run, profile, warm_eval, eval_dir, name))
     # Resume: a job whose output exists is done (a killed ablation restarts where it stopped).
     finished = {name for name, path in outputs.items() if path.is_file()}
-    stale = stale_warm_starts(jobs, finished)
+    stale = stale_jobs(jobs, finished)
     if stale:
         raise SystemExit(
-            f"bench_ablation: {out} holds warm starts trained with other settings ({', '.join(stale)}); "
+            f"bench_ablation: {out} holds runs trained with other settings ({', '.join(stale)}); "
             "use another --out, or the --set they were trained with"
         )
     unique = {job.name: job for job in jobs if job.name not in finished}
@@ -158,36 +158,6 @@ def main() -> None:
         print("bench_ablation: " + " | ".join(parts), flush=True)
     write_json_atomic(out / "ablation.json", merged_results(out / "ablation.json", results, timings))
     print(f"bench_ablation: results in {out / 'ablation.json'}")
-
-
-def stale_warm_starts(jobs: list[Job], finished: set[str]) -> list[str]:
-    """The finished warm-start jobs whose stored `config.yaml` differs, in its `task` or `warmstart`
-    section (paths aside), from the config this invocation would train them with: reusing them would
-    mix another `--set`'s warm start into this one's results."""
-    stale = []
-    for job in jobs:
-        if not job.name.startswith("warmstart/") or job.name not in finished:
-            continue
-        config = job.args[0]
-        stored_path = Path(config.warmstart.output_dir) / "config.yaml"
-        if stored_path.is_file() and _trained_with(load_config(stored_path, [])) != _trained_with(config):
-            stale.append(job.name)
-    return stale
-
-
-SELF_CONSISTENCY_ONLY = (
-    "num_samples", "sample_temperature", "sample_prompt", "answer_shares", "sample_max_new_tokens",
-    "sample_batch_size", "fill", "list_min_frequency", "list_samples", "list_temperature",
-)  # fmt: skip
-
-
-def _trained_with(config: Any) -> tuple[Any, Any]:
-    """What a warm start's weights depend on: the task and the warm-start settings, without its paths
-    and, for one that does not sample its base (labels), without the sampling settings."""
-    ignored: dict[str, Any] = {"init": "", "output_dir": "", "samples_from": None}
-    if config.warmstart.confidence != "self_consistency":
-        ignored |= {name: None for name in SELF_CONSISTENCY_ONLY}
-    return config.task, replace(config.warmstart, **ignored)
 
 
 def merged_results(path: Path, results: list[dict[str, Any]], timings: dict[str, float]) -> dict[str, Any]:

@@ -1,5 +1,5 @@
 """`bench/bench_demo_ablation.py` in a folder it ran in before: earlier results stay (a rerun replaces its
-own entry: lever, run, `--set`), and warm starts trained with other settings are refused."""
+own entry: lever, run, `--set`). Refusing runs trained with other settings: tests/test_demo_reuse.py."""
 
 from __future__ import annotations
 
@@ -45,26 +45,3 @@ def test_a_file_of_the_earlier_layout_keeps_its_top_level_settings(tmp_path: Pat
     path.write_text(json.dumps(old))
     merged = _bench().merged_results(path, [_result("demo", "r", [], 0.6)], {})
     assert sorted(r["rows"]["x"] for r in merged["results"]) == [0.5, 0.6]
-
-
-def test_warm_starts_of_another_set_are_stale_and_a_label_base_is_not(tmp_path: Path) -> None:
-    """A folder's finished warm starts are refused when this invocation's settings would train them
-    differently; the single-answer base learns from labels, so the sampling settings do not matter to it."""
-    from dataclasses import replace
-
-    from beyondmode.config import to_yaml
-    from beyondmode.demo.pipeline import warmstart_jobs
-    from beyondmode.demo.profiles import DemoRun, get_profile
-
-    bench = _bench()
-    profile, run = get_profile("quick"), DemoRun("multi_rlcr")
-    jobs = warmstart_jobs(profile, run, tmp_path, None, None, set())
-    for job in jobs:  # as if trained: each writes the config it was trained with
-        folder = Path(job.args[0].warmstart.output_dir)
-        folder.mkdir(parents=True)
-        (folder / "config.yaml").write_text(to_yaml(job.args[0]))
-    finished = {job.name for job in jobs}
-    assert len(finished) >= 2 and bench.stale_warm_starts(jobs, finished) == []
-    other = warmstart_jobs(replace(profile, warmstart_lists=4), run, tmp_path, None, None, set())
-    stale = bench.stale_warm_starts(other, finished)
-    assert stale and stale == [job.name for job in jobs if "k1-" not in job.name]

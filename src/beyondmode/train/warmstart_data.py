@@ -147,14 +147,26 @@ def frequency_completion(
     <answer2> cold </answer2>
     """
     total = sum(counts.values())
-    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[: answer_format.num_candidates]
-    candidates = [Candidate(answer, count / total if total else 0.0) for answer, count in ranked]
-    fewest = answer_format.fewest_candidates
-    if fewest < answer_format.num_candidates:
-        listed = [c for c in candidates if c.confidence is not None and c.confidence > min_frequency]
-        candidates = listed if len(listed) >= fewest else candidates[:fewest]
-        return _render_padded(candidates, fewest, answer_format, think, pool, rng)
-    return _render_padded(candidates, answer_format.num_candidates, answer_format, think, pool, rng)
+    shares = {answer: count / total if total else 0.0 for answer, count in counts.items()}
+    fewest = answer_format.fewest_candidates  # K for a fixed-K format: the K most frequent
+    answers = plug_in_answers(shares, fewest, min_frequency)[: answer_format.num_candidates]
+    candidates = [Candidate(answer, shares[answer]) for answer in answers]
+    return _render_padded(candidates, fewest, answer_format, think, pool, rng)
+
+
+def plug_in_answers(shares: Mapping[str, float], fewest: int, min_frequency: float) -> list[str]:
+    """The answers whose share exceeds `min_frequency`, most frequent first (ties by name): the
+    plug-in rule of an "up to K" list; the `fewest` most frequent when fewer qualify (so, cut to K,
+    the K most frequent for a fixed-K format, whose `fewest` is K).
+
+    >>> plug_in_answers({"flu": 0.6, "cold": 0.3, "asthma": 0.1}, 1, 0.2)
+    ['flu', 'cold']
+    >>> plug_in_answers({"flu": 0.6, "cold": 0.3, "asthma": 0.1}, 1, 0.7)
+    ['flu']
+    """
+    ranked = sorted(shares, key=lambda answer: (-shares[answer], answer))
+    qualifying = [answer for answer in ranked if shares[answer] > min_frequency]
+    return qualifying if len(qualifying) >= fewest else ranked[:fewest]
 
 
 def _render_padded(
@@ -224,10 +236,7 @@ def sampled_list_completions(
     k = answer_format.num_candidates
     fewest = answer_format.fewest_candidates
     if fewest < k:
-        ranked = sorted(shares, key=lambda answer: (-shares[answer], answer))
-        qualifying = [answer for answer in ranked if shares[answer] > min_frequency]
-        kept = qualifying if len(qualifying) >= fewest else ranked[:fewest]
-        shares = {answer: shares[answer] for answer in kept}
+        shares = {answer: shares[answer] for answer in plug_in_answers(shares, fewest, min_frequency)}
         k = max(fewest, min(k, len(shares)))
     completions = []
     for _ in range(num_lists):

@@ -112,7 +112,7 @@ def build_base_warmstart(profile: DemoProfile, out: Path) -> None:
     if base is None:
         return
     config = run_config(profile, base, out, None, None)
-    if not _reusable(Path(config.warmstart.output_dir), config, grpo=False):
+    if not _reusable(Path(config.warmstart.output_dir), "config.json", config, grpo=False):
         _init_worker(1)
         run_warmstart(config)
 
@@ -126,10 +126,9 @@ def warmstart_and_train(
     from beyondmode.train.warmstart import run_warmstart
 
     config = adaptive_config(profile, out, cost, steps, temperature, shares)
-    if not _reusable(Path(config.warmstart.output_dir), config, grpo=False):
+    if not _reusable(Path(config.warmstart.output_dir), "config.json", config, grpo=False):
         run_warmstart(config)
-    final = Path(config.output.dir) / "final"
-    if (final / "trainer_state.json").is_file() and _reusable(Path(config.output.dir), config, grpo=True):
+    if _reusable(Path(config.output.dir), "final/trainer_state.json", config, grpo=True):
         return 0.0
     started = time.perf_counter()
     result = train_grpo(config, quiet=True)
@@ -137,11 +136,10 @@ def warmstart_and_train(
     return time.perf_counter() - started
 
 
-def _reusable(folder: Path, config: Any, grpo: bool) -> bool:
-    """Whether `folder` holds a finished run to reuse (`config.json`: a warm start's model; a GRPO
-    run's `final/trainer_state.json` is checked by the caller); one trained with other settings than
-    `config` is refused (`beyondmode.demo.reuse`)."""
-    if not grpo and not (folder / "config.json").is_file():
+def _reusable(folder: Path, marker: str, config: Any, grpo: bool) -> bool:
+    """Whether `folder` holds a finished run to reuse (its `marker` file exists); one trained with
+    other settings than `config` is refused (`beyondmode.demo.reuse`)."""
+    if not (folder / marker).is_file():
         return False
     if stored_settings_differ(folder, config, grpo):
         raise SystemExit(

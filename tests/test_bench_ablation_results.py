@@ -3,20 +3,12 @@ own entry: lever, run, `--set`). Refusing runs trained with other settings: test
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
-from types import ModuleType
 
-BENCH = Path(__file__).resolve().parents[1] / "bench" / "bench_demo_ablation.py"
+from bench_module import load_bench
 
-
-def _bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_demo_ablation", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+merged_results = load_bench("bench_demo_ablation").merged_results
 
 
 def _result(lever: str, run: str, settings: list[str], value: float) -> dict:
@@ -24,7 +16,6 @@ def _result(lever: str, run: str, settings: list[str], value: float) -> dict:
 
 
 def test_a_second_invocation_adds_to_the_first_and_replaces_only_its_own_entries(tmp_path: Path) -> None:
-    merged_results = _bench().merged_results
     path = tmp_path / "ablation.json"
     first = [_result("demo", "multi_rlvr-k3-s1", [], 0.1), _result("demo", "multi_rlvr-k3-s2", [], 0.2)]
     path.write_text(json.dumps(merged_results(path, first, {"grpo/a": 1.0})))
@@ -43,5 +34,5 @@ def test_a_file_of_the_earlier_layout_keeps_its_top_level_settings(tmp_path: Pat
     path = tmp_path / "ablation.json"
     old = {"set": ["num_train=8000"], "results": [{"lever": "demo", "run": "r", "rows": {"x": 0.5}}]}
     path.write_text(json.dumps(old))
-    merged = _bench().merged_results(path, [_result("demo", "r", [], 0.6)], {})
+    merged = merged_results(path, [_result("demo", "r", [], 0.6)], {})
     assert sorted(r["rows"]["x"] for r in merged["results"]) == [0.5, 0.6]

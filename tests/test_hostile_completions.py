@@ -8,30 +8,16 @@ No timing is asserted: that is the bench's job.
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-from types import ModuleType
-
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bench_module import load_bench
 from beyondmode.formats import AnswerFormat, Layout, parse_confidence
 from beyondmode.scoring import Scorer
 from beyondmode.types import ParsedResponse
 
-BENCH = Path(__file__).resolve().parents[1] / "bench" / "bench_parse_hostile.py"
-
-
-def _bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_parse_hostile", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-hostile_shapes = _bench().hostile_shapes
+hostile_shapes = load_bench("bench_parse_hostile").hostile_shapes
 SHAPE_NAMES = sorted(hostile_shapes(10))
 FORMATS = [
     AnswerFormat(num_candidates=3),

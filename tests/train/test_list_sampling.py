@@ -101,14 +101,9 @@ class _Tokenizer:
         return {"input_ids": text.split()}
 
 
-def test_the_warm_start_writes_list_samples_pairs_per_prompt(tmp_path: Path, monkeypatch) -> None:
-    """Each prompt gets `list_samples` target lists drawn from its shares (here: from sampled counts,
-    faked so that the test reads what the lists are drawn from)."""
-    task = ToyTask(num_examples=6)
-    fmt = AnswerFormat(num_candidates=3, with_confidence=False)
-    examples = list(task.examples(fmt))
-    config = _config(tmp_path, "warmstart.list_samples=5", "warmstart.list_temperature=0.5")
-    replies = ["flu", "flu", "cold", "asthma"]
+def _fake_base(monkeypatch, replies: list[str]) -> None:
+    """The base model "samples" `replies` in turn for every prompt (so the test knows the shares the
+    lists are drawn from), and each example's prompt is its id."""
     single = AnswerFormat(num_candidates=1, with_confidence=False)
 
     def fake_samples(model, tokenizer, prompts, n, *args, **kwargs):
@@ -116,6 +111,16 @@ def test_the_warm_start_writes_list_samples_pairs_per_prompt(tmp_path: Path, mon
 
     monkeypatch.setattr(warmstart, "sample_completions", fake_samples)
     monkeypatch.setattr(warmstart, "example_row", lambda example, tokenizer: {"prompt": example.id})
+
+
+def test_the_warm_start_writes_list_samples_pairs_per_prompt(tmp_path: Path, monkeypatch) -> None:
+    """Each prompt gets `list_samples` target lists drawn from its shares (here: from sampled counts,
+    faked so that the test reads what the lists are drawn from)."""
+    task = ToyTask(num_examples=6)
+    fmt = AnswerFormat(num_candidates=3, with_confidence=False)
+    examples = list(task.examples(fmt))
+    config = _config(tmp_path, "warmstart.list_samples=5", "warmstart.list_temperature=0.5")
+    _fake_base(monkeypatch, ["flu", "flu", "cold", "asthma"])
     pairs, stats = warmstart.self_consistency_pairs(None, _Tokenizer(), task, config, fmt, examples, None)
     assert len(pairs) == 5 * len(examples) and stats["sft_examples"] == len(pairs)
     assert stats["list_samples"] == 5 and stats["list_temperature"] == 0.5
@@ -165,14 +170,7 @@ def test_an_up_to_k_warm_start_writes_drawn_plug_in_sets(tmp_path: Path, monkeyp
     config = _config(
         tmp_path, "warmstart.list_samples=6", "format.min_candidates=1", "method.weights.answer_cost=0.2"
     )
-    replies = ["flu", "flu", "flu", "cold", "cold", "asthma"]  # shares 0.5, 0.33, 0.17
-    single = AnswerFormat(num_candidates=1, with_confidence=False)
-
-    def fake_samples(model, tokenizer, prompts, n, *args, **kwargs):
-        return [[single.render([replies[i % len(replies)]], think="t") for i in range(n)] for _ in prompts]
-
-    monkeypatch.setattr(warmstart, "sample_completions", fake_samples)
-    monkeypatch.setattr(warmstart, "example_row", lambda example, tokenizer: {"prompt": example.id})
+    _fake_base(monkeypatch, ["flu", "flu", "flu", "cold", "cold", "asthma"])  # shares 0.5, 0.33, 0.17
     pairs, _ = warmstart.self_consistency_pairs(None, _Tokenizer(), task, config, fmt, examples, None)
     assert len(pairs) == 6 * len(examples)
     assert {frozenset(fmt.parse(text).texts) for _, text in pairs} == {frozenset({"flu", "cold"})}

@@ -9,11 +9,15 @@ on more cases.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from beyondmode.config import RunConfig, load_config
+
+if TYPE_CHECKING:
+    from beyondmode.demo.pipeline import Job
 
 SELF_CONSISTENCY_ONLY = (
     "num_samples", "sample_temperature", "sample_prompt", "answer_shares", "sample_max_new_tokens",
@@ -46,9 +50,9 @@ def stored_settings_differ(folder: Path, config: RunConfig, grpo: bool) -> bool:
     return settings(load_config(stored, [])) != settings(config)
 
 
-def stale_jobs(jobs: list[Any], finished: set[str]) -> list[str]:
-    """The finished `warmstart/...` and `grpo/...` jobs (`pipeline.Job`, whose first argument is the
-    run config) whose stored settings differ from those this invocation would train them with."""
+def stale_jobs(jobs: Sequence[Job], finished: set[str]) -> list[str]:
+    """The finished `warmstart/...` and `grpo/...` jobs (whose first argument is the run config)
+    whose stored settings differ from those this invocation would train them with."""
     stale = []
     for job in jobs:
         if job.name not in finished or not job.name.startswith(("warmstart/", "grpo/")):

@@ -143,6 +143,20 @@ def test_warmstart_examples_limit_only_the_warm_start(tmp_path: Path) -> None:
         warmstart_config(replace(profile, warmstart_examples=10**6), config)
 
 
+def test_continued_warm_start_settings_leave_the_base_alone(tmp_path: Path) -> None:
+    """`continued_warmstart_lr` and `warmstart_label_replay` reach the K-answer warm starts that
+    continue from the single-answer base, never the base itself."""
+    from beyondmode.demo.pipeline import run_config
+
+    profile = replace(get_profile("quick"), continued_warmstart_lr=3e-4, warmstart_label_replay=0.25)
+    base = run_config(profile, DemoRun("rlvr"), tmp_path, None, None).warmstart
+    multi = run_config(profile, DemoRun("multi_rlcr"), tmp_path, None, None).warmstart
+    assert (base.learning_rate, base.label_replay) == (profile.warmstart_lr, 0.0)
+    assert (multi.learning_rate, multi.label_replay) == (3e-4, 0.25)
+    default = run_config(get_profile("quick"), DemoRun("multi_rlcr"), tmp_path, None, None).warmstart
+    assert (default.learning_rate, default.label_replay) == (profile.warmstart_lr, 0.0)
+
+
 def test_multi_answer_warm_starts_sample_the_single_answer_warm_start(tmp_path: Path) -> None:
     """The self-consistency warm starts continue from RLVR's starting point (trained once), also when
     the profile has no single-answer run; only the runs' own warm starts are evaluated."""

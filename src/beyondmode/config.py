@@ -139,6 +139,11 @@ class WarmstartConfig:
     distribution of each slot rather than one list per prompt; confidences stay the frequencies.
     With an "up to K" format the draw is among the answers above `list_min_frequency`: each list is
     the plug-in set in a drawn order (which K of them, when more qualify).
+
+    `label_replay` (self-consistency with `sample_prompt: format`, a tiny model taught the task by its
+    base): the share of the K-candidate SFT's examples that are single-answer examples with the training
+    labels, the base's own SFT data, mixed in so that the continued SFT rehearses what the base learned
+    (0: none; must be below 1). A pretrained model's label-free warm start refuses it.
     """
 
     init: str = "tiny"
@@ -170,6 +175,7 @@ class WarmstartConfig:
     answer_shares: str = "sampled"
     list_samples: int = 1
     list_temperature: float = 0.5
+    label_replay: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

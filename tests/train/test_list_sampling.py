@@ -8,6 +8,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from fake_base import WordTokenizer, fake_base
 from toy_task import ToyTask
 
 from beyondmode.config import load_config
@@ -96,23 +97,6 @@ def _config(tmp_path: Path, *overrides: str):
     )
 
 
-class _Tokenizer:
-    def __call__(self, text: str, add_special_tokens: bool = False) -> dict[str, list[str]]:
-        return {"input_ids": text.split()}
-
-
-def _fake_base(monkeypatch, replies: list[str]) -> None:
-    """The base model "samples" `replies` in turn for every prompt (so the test knows the shares the
-    lists are drawn from), and each example's prompt is its id."""
-    single = AnswerFormat(num_candidates=1, with_confidence=False)
-
-    def fake_samples(model, tokenizer, prompts, n, *args, **kwargs):
-        return [[single.render([replies[i % len(replies)]], think="t") for i in range(n)] for _ in prompts]
-
-    monkeypatch.setattr(warmstart, "sample_completions", fake_samples)
-    monkeypatch.setattr(warmstart, "example_row", lambda example, tokenizer: {"prompt": example.id})
-
-
 def test_the_warm_start_writes_list_samples_pairs_per_prompt(tmp_path: Path, monkeypatch) -> None:
     """Each prompt gets `list_samples` target lists drawn from its shares (here: from sampled counts,
     faked so that the test reads what the lists are drawn from)."""
@@ -120,8 +104,8 @@ def test_the_warm_start_writes_list_samples_pairs_per_prompt(tmp_path: Path, mon
     fmt = AnswerFormat(num_candidates=3, with_confidence=False)
     examples = list(task.examples(fmt))
     config = _config(tmp_path, "warmstart.list_samples=5", "warmstart.list_temperature=0.5")
-    _fake_base(monkeypatch, ["flu", "flu", "cold", "asthma"])
-    pairs, stats = warmstart.self_consistency_pairs(None, _Tokenizer(), task, config, fmt, examples, None)
+    fake_base(monkeypatch, ["flu", "flu", "cold", "asthma"])
+    pairs, stats = warmstart.self_consistency_pairs(None, WordTokenizer(), task, config, fmt, examples, None)
     assert len(pairs) == 5 * len(examples) and stats["sft_examples"] == len(pairs)
     assert stats["list_samples"] == 5 and stats["list_temperature"] == 0.5
     for index, example in enumerate(examples):
@@ -170,8 +154,8 @@ def test_an_up_to_k_warm_start_writes_drawn_plug_in_sets(tmp_path: Path, monkeyp
     config = _config(
         tmp_path, "warmstart.list_samples=6", "format.min_candidates=1", "method.weights.answer_cost=0.2"
     )
-    _fake_base(monkeypatch, ["flu", "flu", "flu", "cold", "cold", "asthma"])  # shares 0.5, 0.33, 0.17
-    pairs, _ = warmstart.self_consistency_pairs(None, _Tokenizer(), task, config, fmt, examples, None)
+    fake_base(monkeypatch, ["flu", "flu", "flu", "cold", "cold", "asthma"])  # shares 0.5, 0.33, 0.17
+    pairs, _ = warmstart.self_consistency_pairs(None, WordTokenizer(), task, config, fmt, examples, None)
     assert len(pairs) == 6 * len(examples)
     assert {frozenset(fmt.parse(text).texts) for _, text in pairs} == {frozenset({"flu", "cold"})}
     assert {fmt.parse(text).texts for _, text in pairs} == {("flu", "cold"), ("cold", "flu")}

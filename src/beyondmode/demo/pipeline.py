@@ -116,6 +116,9 @@ def run_config(
     samples = warmstart_samples_source(profile, run)
     from_scratch = base is None and profile.scratch_warmstart_steps is not None
     warm_steps = profile.scratch_warmstart_steps if from_scratch else profile.warmstart_steps
+    warm_lr = profile.warmstart_lr
+    if base is not None and profile.continued_warmstart_lr is not None:
+        warm_lr = profile.continued_warmstart_lr
     overrides = {
         "task.name": profile.task,
         "task.max_examples": profile.num_train,
@@ -142,7 +145,8 @@ def run_config(
         "warmstart.list_temperature": profile.warmstart_list_temperature,
         "warmstart.samples_from": str(run_dir / "warmstart" / samples.warmstart_key) if samples else None,
         "warmstart.batch_size": profile.warmstart_batch,
-        "warmstart.learning_rate": profile.warmstart_lr,
+        "warmstart.learning_rate": warm_lr,
+        "warmstart.label_replay": profile.warmstart_label_replay if base is not None else 0.0,
         "warmstart.log_every": 0,
         "output.dir": str(run_dir / "train" / run.name),
         "output.save_steps": profile.grpo_steps,

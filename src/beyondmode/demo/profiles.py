@@ -98,6 +98,10 @@ class DemoProfile:
         self-consistency warm starts (`warmstart.list_samples` / `list_temperature`): 1 is the ranked
         list; more draw each list's K answers from the shares (Plackett-Luce at that temperature), or
         for an "up to K" format (`bench/bench_adaptive_k.py`) the plug-in set's order.
+    continued_warmstart_lr: the SFT learning rate of the warm starts that continue from the
+        single-answer base (the K-answer self-consistency ones); None: `warmstart_lr`.
+    warmstart_label_replay: the share of those warm starts' SFT examples that rehearse the base's
+        single-answer label examples (`warmstart.label_replay`; 0: none).
     warmstart_examples: how many of the training cases (the first ones) the warm start learns from;
         None: all `num_train`. Fewer models the usual split: a small supervised set, more prompts with
         a verifiable reward for RL.
@@ -145,6 +149,8 @@ class DemoProfile:
     warmstart_shares: str = "sampled"
     warmstart_lists: int = 1
     warmstart_list_temperature: float = 0.5
+    continued_warmstart_lr: float | None = None
+    warmstart_label_replay: float = 0.0
     warmstart_examples: int | None = None
     grpo_steps: int = 288
     grpo_lr: float = 5.0e-4

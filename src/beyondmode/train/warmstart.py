@@ -145,6 +145,31 @@ def sft_pairs(
     ]
 
 
+def label_replay_pairs(
+    singles: Sequence[Example],
+    single: AnswerFormat,
+    tokenizer: Any,
+    config: RunConfig,
+    num_pairs: int,
+    rng: random.Random,
+) -> list[tuple[Any, str]]:
+    """Single-answer pairs with the training labels (the base's SFT data) to mix into `num_pairs`
+    K-candidate pairs, so that they make up `warmstart.label_replay` of the SFT's examples: every
+    example's pair in a shuffled order, repeated as often as the share needs.
+
+    With share r the replayed count is round(num_pairs * r / (1 - r)): r = 0.5 doubles the data.
+    """
+    share = config.warmstart.label_replay
+    wanted = round(num_pairs * share / (1.0 - share))
+    pairs = sft_pairs(singles, single, tokenizer, config, answer_pool(singles))
+    replay: list[tuple[Any, str]] = []
+    while len(replay) < wanted:
+        order = list(range(len(pairs)))
+        rng.shuffle(order)
+        replay += [pairs[i] for i in order[: wanted - len(replay)]]
+    return replay
+
+
 def answer_pool(examples: Sequence[Example]) -> list[str]:
     """Every answer the examples name (gold answers and, where known, posterior keys): the fillers.
     Examples with reference answers (code_sim) give only those: another case's program is a filler a user
@@ -249,6 +274,13 @@ def self_consistency_pairs(
             "warmstart.base_steps > 0 trains on the task's gold answers before sampling; with "
             "warmstart.sample_prompt 'plain' (a pretrained model) set warmstart.base_steps=0"
         )
+    if not 0.0 <= warm.label_replay < 1.0:
+        raise ValueError(f"warmstart.label_replay must be in [0, 1), got {warm.label_replay}")
+    if plain and warm.label_replay > 0:
+        raise ValueError(
+            f"warmstart.label_replay mixes the task's gold answers into the SFT; with warmstart.sample_prompt "
+            f"{mode!r} (a pretrained model's label-free warm start) set warmstart.label_replay=0"
+        )
     if warm.base_steps > 0:
         base_pairs = sft_pairs(singles, single, tokenizer, config, answer_pool(singles))
         settings = _settings(config, warm.base_steps)
@@ -348,6 +380,10 @@ def self_consistency_pairs(
             pairs += [(prompt, completion) for completion in lists]
         else:
             pairs.append((prompt, frequency_completion(counts, fmt, think, pool, rng, threshold)))
+    if warm.label_replay > 0:
+        replay = label_replay_pairs(singles, single, tokenizer, config, len(pairs), rng)
+        stats["label_replay_examples"] = len(replay)
+        pairs += replay
     answered = sum(sum(c.values()) for c in counts_per_example)  # shares sum to 1 per example
     stats.update(
         sample_parse_rate=answered / (len(singles) * (1 if scored else warm.num_samples)),

@@ -155,6 +155,26 @@ def test_continued_warm_start_settings_leave_the_base_alone(tmp_path: Path) -> N
     assert (multi.learning_rate, multi.label_replay) == (3e-4, 0.25)
     default = run_config(get_profile("quick"), DemoRun("multi_rlcr"), tmp_path, None, None).warmstart
     assert (default.learning_rate, default.label_replay) == (profile.warmstart_lr, 0.0)
+    assert (default.unlabelled, base.unlabelled) == (None, None)
+
+
+def test_unlabelled_prompts_avoid_the_training_and_held_out_prompts(tmp_path: Path) -> None:
+    from beyondmode.demo.pipeline import eval_task_options, run_config, task_options
+    from beyondmode.tasks.registry import get_task
+    from beyondmode.train.recipe import answer_format
+    from beyondmode.train.unlabelled_prompts import prompt_key, unlabelled_examples
+
+    profile = replace(get_profile("quick"), warmstart_unlabelled=30)
+    config = run_config(profile, DemoRun("multi_rlvr"), tmp_path, None, None)
+    assert run_config(profile, DemoRun("rlvr"), tmp_path, None, None).warmstart.unlabelled is None
+    fmt = answer_format(config)
+    unlabelled = unlabelled_examples(config.warmstart.unlabelled, config.warmstart.unlabelled_skip, fmt)
+    held_out = get_task(profile.task, **eval_task_options(profile, None, None)).examples(fmt)
+    training = get_task(profile.task, **task_options(profile, 0, profile.num_train, None, None)).examples(fmt)
+    keys = {prompt_key(e) for e in unlabelled}
+    assert len(unlabelled) == 30
+    assert not keys & {prompt_key(e) for e in held_out}
+    assert not keys & {prompt_key(e) for e in training}
 
 
 def test_multi_answer_warm_starts_sample_the_single_answer_warm_start(tmp_path: Path) -> None:

@@ -144,6 +144,12 @@ class WarmstartConfig:
     base): the share of the K-candidate SFT's examples that are single-answer examples with the training
     labels, the base's own SFT data, mixed in so that the continued SFT rehearses what the base learned
     (0: none; must be below 1). A pretrained model's label-free warm start refuses it.
+
+    `unlabelled` (self-consistency): a task config (`name`, `options`, `max_examples`) whose prompts,
+    without their labels, join the training prompts: the base answers them too and the K-candidate SFT
+    learns from its answers (`train.unlabelled_prompts`). `unlabelled_skip`: skip that task's first n
+    examples and every later one with one of their prompts (the held-out set, when `unlabelled` is the
+    held-out task with more examples).
     """
 
     init: str = "tiny"
@@ -176,6 +182,8 @@ class WarmstartConfig:
     list_samples: int = 1
     list_temperature: float = 0.5
     label_replay: float = 0.0
+    unlabelled: TaskConfig | None = None
+    unlabelled_skip: int = 0
 
 
 @dataclass(frozen=True, slots=True)

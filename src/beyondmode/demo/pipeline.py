@@ -17,6 +17,7 @@ it needs has finished; each job seeds itself, so the numbers do not depend on th
 
 from __future__ import annotations
 
+import json
 import logging
 import multiprocessing
 import os
@@ -81,6 +82,16 @@ def eval_task_options(profile: DemoProfile, kb: str | None, stats: str | None) -
     options = task_options(profile, EVAL_SEED, profile.num_eval, kb, stats)
     options.update(exclude_seed=0, exclude_examples=profile.num_train)
     return options
+
+
+def unlabelled_task(profile: DemoProfile, kb: str | None, stats: str | None) -> dict[str, Any]:
+    """The `warmstart.unlabelled` task of `profile.warmstart_unlabelled` prompts: the held-out task's
+    stream (prompts that avoid every training prompt), read past its first `num_eval` cases (the
+    held-out set, skipped with their prompts by `warmstart.unlabelled_skip`); twice the cases asked for
+    are drawn, since a later case may repeat a held-out prompt."""
+    options = eval_task_options(profile, kb, stats)
+    options["num_examples"] = profile.num_eval + 2 * profile.warmstart_unlabelled
+    return {"name": profile.task, "options": options, "max_examples": profile.warmstart_unlabelled}
 
 
 def run_config(
@@ -152,6 +163,9 @@ def run_config(
         "output.save_steps": profile.grpo_steps,
         "seed": run.seed,
     }
+    if base is not None and profile.warmstart_unlabelled > 0:
+        overrides["warmstart.unlabelled"] = unlabelled_task(profile, kb, stats)
+        overrides["warmstart.unlabelled_skip"] = profile.num_eval
     for key, value in profile.method_weights.get(run.method, {}).items():
         overrides[f"method.weights.{key}"] = value
     dotlist = [f"{key}={_yaml(value)}" for key, value in overrides.items()]
@@ -229,6 +243,8 @@ def _yaml(value: Any) -> str:
         return "null"
     if isinstance(value, str):
         return f"'{value}'"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)  # JSON is YAML's flow style
     return str(value)
 
 

@@ -102,6 +102,10 @@ class DemoProfile:
         single-answer base (the K-answer self-consistency ones); None: `warmstart_lr`.
     warmstart_label_replay: the share of those warm starts' SFT examples that rehearse the base's
         single-answer label examples (`warmstart.label_replay`; 0: none).
+    warmstart_unlabelled: unlabelled prompts that those warm starts also learn from
+        (`warmstart.unlabelled`): held-out-like cases (their prompts avoid every training prompt) drawn
+        after the held-out ones, none with a held-out prompt, labels removed; the base's answers to them
+        are targets like its answers to the training prompts. 0: none.
     warmstart_examples: how many of the training cases (the first ones) the warm start learns from;
         None: all `num_train`. Fewer models the usual split: a small supervised set, more prompts with
         a verifiable reward for RL.
@@ -151,6 +155,7 @@ class DemoProfile:
     warmstart_list_temperature: float = 0.5
     continued_warmstart_lr: float | None = None
     warmstart_label_replay: float = 0.0
+    warmstart_unlabelled: int = 0
     warmstart_examples: int | None = None
     grpo_steps: int = 288
     grpo_lr: float = 5.0e-4

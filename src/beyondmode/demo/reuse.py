@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 SELF_CONSISTENCY_ONLY = (
     "num_samples", "sample_temperature", "sample_prompt", "answer_shares", "sample_max_new_tokens",
     "sample_batch_size", "fill", "list_min_frequency", "list_samples", "list_temperature", "label_replay",
+    "unlabelled", "unlabelled_skip",
 )  # fmt: skip
 """Warm-start fields that only a self-consistency warm start (one that samples its base) reads."""
 

@@ -56,6 +56,7 @@ from beyondmode.train.option_probabilities import option_shares, reply_shares
 from beyondmode.train.recipe import answer_format
 from beyondmode.train.run_info import record_run
 from beyondmode.train.sft import SFTSettings, encode_prompt, sample_completions, sft
+from beyondmode.train.unlabelled_prompts import describe, unlabelled_examples
 from beyondmode.train.warmstart_data import (
     base_distribution,
     check_list_sampling,
@@ -252,6 +253,17 @@ def self_consistency_pairs(
     single = single_answer_format(fmt)
     singles = take_examples(task, single, config.task.max_examples)
     stats: dict[str, Any] = {"sample_prompt": mode}
+    extra_singles = unlabelled_examples(warm.unlabelled, warm.unlabelled_skip, single)
+    extra = unlabelled_examples(warm.unlabelled, warm.unlabelled_skip, fmt)
+    if [e.id for e in extra_singles] != [e.id for e in extra]:
+        raise ValueError(
+            "warmstart.unlabelled: the task gave other examples in the single-answer format than in the "
+            "K-candidate one; its examples must not depend on the format"
+        )
+    if extra:
+        stats.update(describe(extra))
+        logger.info("self-consistency: %d unlabelled prompts join %d labelled ones", len(extra), len(singles))
+    prompted = [*singles, *extra_singles]  # every prompt the base answers; labels only from `singles`
     options = task_answer_options(task) if mode == "options" else None
     exact = warm.answer_shares == "exact"
     if exact and mode != "format":
@@ -289,11 +301,11 @@ def self_consistency_pairs(
     if plain:
         sentence = task.task_sentence if options is not None else None
         prompts = [
-            example_row(replace(e, prompt=plain_messages(e, sentence)), tokenizer)["prompt"] for e in singles
+            example_row(replace(e, prompt=plain_messages(e, sentence)), tokenizer)["prompt"] for e in prompted
         ]
         max_new_tokens = 0 if options is not None else warm.sample_max_new_tokens
     else:
-        prompts = [example_row(example, tokenizer)["prompt"] for example in singles]
+        prompts = [example_row(example, tokenizer)["prompt"] for example in prompted]
         max_new_tokens = 0
         if not exact:
             targets = sft_pairs(singles[:50], single, tokenizer, config, answer_pool(singles))
@@ -311,7 +323,7 @@ def self_consistency_pairs(
         "grader": task.grader,
         **({"answer_shares": "exact"} if exact else {}),
     }
-    ids = [example.id for example in singles]
+    ids = [example.id for example in prompted]
     if warm.samples_from:
         if warm.base_steps > 0:
             raise ValueError(
@@ -338,7 +350,7 @@ def self_consistency_pairs(
             [encode_prompt(p, tokenizer) for p in prompts],
             (
                 {answer: single.render([answer], think=think_text(e)) for answer in vocabulary}
-                for e in singles
+                for e in prompted
             ),
             progress=_stage(progress, "shares", len(prompts)),
         )
@@ -363,10 +375,10 @@ def self_consistency_pairs(
     pool = model_answer_pool(counts_per_example) if plain else answer_pool(singles)
     rng = random.Random(config.seed)
     threshold = listing_threshold(config)
-    by_id = {example.id: example for example in examples}
+    by_id = {example.id: example for example in [*examples, *extra]}
     pairs: list[tuple[Any, str]] = []
     dropped = 0
-    for single_example, counts in zip(singles, counts_per_example, strict=True):
+    for single_example, counts in zip(prompted, counts_per_example, strict=True):
         example = by_id[single_example.id]
         if plain and warm.fill == "drop" and len(counts) < fmt.num_candidates:
             dropped += 1
@@ -386,8 +398,8 @@ def self_consistency_pairs(
         pairs += replay
     answered = sum(sum(c.values()) for c in counts_per_example)  # shares sum to 1 per example
     stats.update(
-        sample_parse_rate=answered / (len(singles) * (1 if scored else warm.num_samples)),
-        mean_distinct_answers=sum(len(c) for c in counts_per_example) / len(singles),
+        sample_parse_rate=answered / (len(prompted) * (1 if scored else warm.num_samples)),
+        mean_distinct_answers=sum(len(c) for c in counts_per_example) / len(prompted),
         dropped_examples=dropped,
         sft_examples=len(pairs),
     )
@@ -411,7 +423,7 @@ def self_consistency_pairs(
         100 * stats["sample_parse_rate"],
         stats["mean_distinct_answers"],
         dropped,
-        len(singles),
+        len(prompted),
         fmt.num_candidates,
     )
     return pairs, stats
@@ -494,6 +506,13 @@ def run_warmstart(
             vocabulary = [*take_examples(task, fmt, None), *take_examples(task, single, None)]
         # the other formats' prompts differ in their format lines only: one example of each covers them
         vocabulary += [take_examples(task, other, 1)[0] for other in formats if other not in (fmt, single)]
+    if warm.unlabelled is not None and warm.confidence != "self_consistency":
+        raise ValueError(
+            f"warmstart.unlabelled gives prompts without labels, which only the self-consistency warm start "
+            f"learns from; with warmstart.confidence {warm.confidence!r} unset it"
+        )
+    if warm.init == "tiny" and warm.unlabelled is not None:  # the tokenizer must know their words too
+        vocabulary += unlabelled_examples(warm.unlabelled, warm.unlabelled_skip, fmt)
     model, tokenizer = build_model(config, vocabulary, formats)
     stats: dict[str, Any] = {"confidence": warm.confidence, "num_examples": len(examples)}
     pairs_path = state / PAIRS_FILE

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
@@ -34,9 +35,25 @@ KEPT_METADATA = ("findings", "finding_texts")
 ID_PREFIX = "unlabelled-"
 
 
+ITEM_SEPARATOR = re.compile(r" ; |\n")
+
+
 def prompt_key(example: Example) -> str:
-    """The prompt as one string, to compare prompts across examples."""
-    return json.dumps([dict(message) for message in example.prompt], sort_keys=True)
+    """The prompt as one string, up to the order of its items (parts separated by " ; " or a line
+    break), to compare prompts across examples: two prompts that list the same findings or the same
+    input/output examples in another order are one prompt, as code_sim's held-out rule has it.
+
+    >>> a = Example("a", ({"role": "user", "content": "f ( 2 ) = 1 ; f ( 9 ) = 2"},), ())
+    >>> b = Example("b", ({"role": "user", "content": "f ( 9 ) = 2 ; f ( 2 ) = 1"},), ())
+    >>> prompt_key(a) == prompt_key(b)
+    True
+    """
+    return json.dumps(
+        [
+            [message["role"], sorted(ITEM_SEPARATOR.split(str(message["content"])))]
+            for message in example.prompt
+        ]
+    )
 
 
 def without_labels(example: Example) -> Example:

@@ -87,10 +87,11 @@ def eval_task_options(profile: DemoProfile, kb: str | None, stats: str | None) -
 def unlabelled_task(profile: DemoProfile, kb: str | None, stats: str | None) -> dict[str, Any]:
     """The `warmstart.unlabelled` task of `profile.warmstart_unlabelled` prompts: the held-out task's
     stream (prompts that avoid every training prompt), read past its first `num_eval` cases (the
-    held-out set, skipped with their prompts by `warmstart.unlabelled_skip`); twice the cases asked for
-    are drawn, since a later case may repeat a held-out prompt."""
+    held-out set, skipped with their prompts by `warmstart.unlabelled_skip`). The stream may hold
+    ten times the cases asked for (it is read lazily, up to `max_examples` kept), since later cases
+    often repeat a held-out prompt: code_sim's 2 visible examples do in most cases."""
     options = eval_task_options(profile, kb, stats)
-    options["num_examples"] = profile.num_eval + 2 * profile.warmstart_unlabelled
+    options["num_examples"] = profile.num_eval + 10 * profile.warmstart_unlabelled
     return {"name": profile.task, "options": options, "max_examples": profile.warmstart_unlabelled}
 
 

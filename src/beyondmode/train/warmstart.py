@@ -19,7 +19,9 @@ task's own text (`beyondmode.models.tiny`); any other model is loaded as is. The
   exact` does the same for the `format` prompt (a tiny model): each answer the training cases' labels
   name (`label_vocabulary`; the task's listed answers where it lists them) is scored as the
   single-answer completion naming it, with the warm start's think text (`option_probabilities.
-  reply_shares`), so the K answers and confidences carry no sampling noise.
+  reply_shares`), so the K answers and confidences carry no sampling noise. `warmstart.unlabelled`
+  adds prompts without labels that the base answers too (`unlabelled_prompts`), and
+  `warmstart.label_replay` mixes the base's single-answer label examples into the K-candidate SFT.
 
 Every phase reports progress (`progress(stage, step, total, loss)`: `base`, `sampling`, `sft`). With
 `warmstart.save_steps` > 0 the SFT writes a checkpoint every that many steps into

@@ -12,6 +12,7 @@ from beyondmode.config import TaskConfig, load_config
 from beyondmode.formats import AnswerFormat
 from beyondmode.train import warmstart
 from beyondmode.train.unlabelled_prompts import prompt_key, unlabelled_examples
+from beyondmode.types import Example
 
 FMT = AnswerFormat(num_candidates=3, with_confidence=False)
 TOY = "toy_task:ToyTask"
@@ -37,6 +38,19 @@ def test_skipped_examples_and_their_prompts_never_come_back() -> None:
     assert len(kept) == sum(prompt_key(e) not in skipped for e in later) < len(later)
     limited = unlabelled_examples(TaskConfig(TOY, spec.options, max_examples=5), 20, FMT)
     assert [e.id for e in limited] == [e.id for e in kept[:5]]
+
+
+def test_prompts_that_list_the_same_items_in_another_order_are_one_prompt() -> None:
+    def example(content: str) -> Example:
+        return Example("e", ({"role": "system", "content": "k3"}, {"role": "user", "content": content}), ())
+
+    assert prompt_key(example("f ( 2 ) = 1 ; f ( 9 ) = 2")) == prompt_key(
+        example("f ( 9 ) = 2 ; f ( 2 ) = 1")
+    )
+    assert prompt_key(example("fever\ncough")) == prompt_key(example("cough\nfever"))
+    assert prompt_key(example("f ( 2 ) = 1 ; f ( 9 ) = 2")) != prompt_key(
+        example("f ( 2 ) = 1 ; f ( 9 ) = 3")
+    )
 
 
 def test_bad_settings_are_refused() -> None:

@@ -34,8 +34,8 @@ KEPT_METADATA = ("findings", "finding_texts")
 
 ID_PREFIX = "unlabelled-"
 
-
 ITEM_SEPARATOR = re.compile(r" ; |\n")
+"""What separates a prompt's items (findings, input/output examples) in the tasks' compact prompts."""
 
 
 def prompt_key(example: Example) -> str:

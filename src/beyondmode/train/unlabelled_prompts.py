@@ -96,6 +96,21 @@ def unlabelled_examples(spec: TaskConfig | None, skip: int, answer_format: Answe
     return kept
 
 
+def unlabelled_pair(
+    spec: TaskConfig | None, skip: int, single: AnswerFormat, answer_format: AnswerFormat
+) -> tuple[list[Example], list[Example]]:
+    """The unlabelled examples in the single-answer format (what the base answers) and in the
+    K-candidate one (what the SFT's targets are written for), the same cases in the same order."""
+    singles = unlabelled_examples(spec, skip, single)
+    multi = unlabelled_examples(spec, skip, answer_format)
+    if [e.id for e in singles] != [e.id for e in multi]:
+        raise ValueError(
+            "warmstart.unlabelled: the task gave other examples in the single-answer format than in the "
+            "K-candidate one; its examples must not depend on the format"
+        )
+    return singles, multi
+
+
 def _after_skipped(examples: Iterator[Example], skip: int, limit: int | None) -> Iterator[Example]:
     skipped: set[str] = set()
     count = 0

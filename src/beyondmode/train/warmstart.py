@@ -58,7 +58,7 @@ from beyondmode.train.option_probabilities import option_shares, reply_shares
 from beyondmode.train.recipe import answer_format
 from beyondmode.train.run_info import record_run
 from beyondmode.train.sft import SFTSettings, encode_prompt, sample_completions, sft
-from beyondmode.train.unlabelled_prompts import describe, unlabelled_examples
+from beyondmode.train.unlabelled_prompts import describe, unlabelled_examples, unlabelled_pair
 from beyondmode.train.warmstart_data import (
     base_distribution,
     check_list_sampling,
@@ -255,17 +255,6 @@ def self_consistency_pairs(
     single = single_answer_format(fmt)
     singles = take_examples(task, single, config.task.max_examples)
     stats: dict[str, Any] = {"sample_prompt": mode}
-    extra_singles = unlabelled_examples(warm.unlabelled, warm.unlabelled_skip, single)
-    extra = unlabelled_examples(warm.unlabelled, warm.unlabelled_skip, fmt)
-    if [e.id for e in extra_singles] != [e.id for e in extra]:
-        raise ValueError(
-            "warmstart.unlabelled: the task gave other examples in the single-answer format than in the "
-            "K-candidate one; its examples must not depend on the format"
-        )
-    if extra:
-        stats.update(describe(extra))
-        logger.info("self-consistency: %d unlabelled prompts join %d labelled ones", len(extra), len(singles))
-    prompted = [*singles, *extra_singles]  # every prompt the base answers; labels only from `singles`
     options = task_answer_options(task) if mode == "options" else None
     exact = warm.answer_shares == "exact"
     if exact and mode != "format":
@@ -295,6 +284,11 @@ def self_consistency_pairs(
             f"warmstart.label_replay mixes the task's gold answers into the SFT; with warmstart.sample_prompt "
             f"{mode!r} (a pretrained model's label-free warm start) set warmstart.label_replay=0"
         )
+    extra_singles, extra = unlabelled_pair(warm.unlabelled, warm.unlabelled_skip, single, fmt)
+    if extra:
+        stats.update(describe(extra))
+        logger.info("self-consistency: %d unlabelled prompts join %d labelled ones", len(extra), len(singles))
+    prompted = [*singles, *extra_singles]  # every prompt the base answers; labels only from `singles`
     if warm.base_steps > 0:
         base_pairs = sft_pairs(singles, single, tokenizer, config, answer_pool(singles))
         settings = _settings(config, warm.base_steps)

@@ -424,6 +424,25 @@ def test_bad_limits_are_refused(field: str, value: float) -> None:
         Limits(**{field: value})
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_the_cpu_limit_is_a_timeout_too(mode: tuple[str, bool], tmp_path: Path) -> None:
+    """A loop that spends its 1 CPU-second before the wall clock's 10 s is `timeout`, not `crashed`
+    (CI's faster cores hit the CPU limit first in a 1 s / 1 CPU-s pool test, which then read `crashed`)."""
+    requested, fork_server = mode
+    limits = Limits(timeout_s=10.0, cpu_s=1)
+    with Sandbox(
+        limits, requested_mode=requested, tmp_root=str(tmp_path), fork_server=fork_server
+    ) as sandbox:
+        result = sandbox.run("while True:\n    pass\n" + F_OK, TESTS)
+        assert (result.verdict, result.detail) == (Verdict.TIMEOUT, "CPU time limit"), result
+        assert result.duration_s < 5.0
+        ignores = "import signal\nsignal.signal(signal.SIGXCPU, signal.SIG_IGN)\nwhile True:\n    pass\n"
+        result = sandbox.run(ignores + F_OK, TESTS)  # SIGKILL at the hard limit, a second later
+        killed = ("killed by SIGKILL", "exit status 137 without a verdict")  # plain; bwrap's 128 + 9
+        assert result.verdict is Verdict.CRASHED and result.detail in killed, result
+        assert sandbox.run(F_OK, TESTS).passed
+
+
 def test_cpu_seconds_follow_the_timeout() -> None:
     assert Limits(timeout_s=0.5).cpu_seconds == 1
     assert Limits(timeout_s=2.5, cpu_s=7).cpu_seconds == 7

@@ -8,7 +8,9 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """What one candidate may use. Soft and hard rlimits are both set to these values.
+    """What one candidate may use. Soft and hard rlimits are both set to these values, except the CPU's
+    hard limit: `cpu_s` + 1 (SIGXCPU at `cpu_s` ends the job, verdict `timeout`; SIGKILL one second later
+    for a program that ignores SIGXCPU).
 
     Fields:
         timeout_s: wall-clock seconds before the whole process group is killed.

@@ -56,8 +56,9 @@ def shadows_builtin(name: str) -> bool:
 
 class Verdict(StrEnum):
     """`passed`: every test ran and passed. `failed`: a test raised. `error`: the program does not
-    compile or raised while being defined. `timeout`: killed at the wall-clock limit. `crashed`: exited
-    without a verdict (killed by a resource limit or a signal, os._exit, a broken harness)."""
+    compile or raised while being defined. `timeout`: killed at the wall-clock limit or at its CPU-time
+    limit (SIGXCPU). `crashed`: exited without a verdict (killed by another resource limit or a signal,
+    os._exit, a broken harness)."""
 
     PASSED = "passed"
     FAILED = "failed"
@@ -399,6 +400,8 @@ def _verdict(
     phase, _, name = text.removeprefix("fail:").partition(":")
     if text.startswith("fail:") and phase in ("compile", "program"):
         return Verdict.ERROR, f"{phase}: {name}", None
+    if returncode in (-signal.SIGXCPU, 128 + signal.SIGXCPU):  # bwrap reports a signal as 128 + it
+        return Verdict.TIMEOUT, "CPU time limit", None  # a time limit too, whichever clock ran out first
     if returncode is not None and returncode < 0:
         return Verdict.CRASHED, f"killed by {signal.Signals(-returncode).name}", None
     return Verdict.CRASHED, f"exit status {returncode} without a verdict", None

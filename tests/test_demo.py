@@ -175,6 +175,17 @@ def test_unlabelled_prompts_avoid_the_training_and_held_out_prompts(tmp_path: Pa
     assert len(unlabelled) == 30
     assert not keys & {prompt_key(e) for e in held_out}
     assert not keys & {prompt_key(e) for e in training}
+    assert config.method.self_labelled_prompts == 0
+
+
+def test_grpo_takes_the_self_labelled_prompts_of_the_multi_answer_runs_only(tmp_path: Path) -> None:
+    from beyondmode.demo.pipeline import run_config
+
+    profile = replace(get_profile("quick"), warmstart_unlabelled=30, rl_self_labelled=20)
+    assert run_config(profile, DemoRun("multi_rlcr"), tmp_path, None, None).method.self_labelled_prompts == 20
+    assert run_config(profile, DemoRun("rlvr"), tmp_path, None, None).method.self_labelled_prompts == 0
+    with pytest.raises(ValueError, match=r"rl_self_labelled must be in 0\.\.warmstart_unlabelled \(30\)"):
+        run_config(replace(profile, rl_self_labelled=31), DemoRun("multi_rlcr"), tmp_path, None, None)
 
 
 def test_multi_answer_warm_starts_sample_the_single_answer_warm_start(tmp_path: Path) -> None:

@@ -72,7 +72,9 @@ class MethodConfig:
     `weights` overrides `RewardSpec` fields (e.g. `{brier_weight: 1.0}`); `confidence_credit: token`
     gives each confidence token its own slot's Brier score as advantage (see `train.token_credit`);
     `log_terms` adds every reward term as a zero-weight reward function, so TRL logs
-    `rewards/<term>/mean` for each.
+    `rewards/<term>/mean` for each. `self_labelled_prompts` = N adds the first N unlabelled prompts of
+    the self-consistency warm start (`warmstart.unlabelled`) to GRPO's training set, each labelled by an
+    answer drawn from the base's answers to it (`train.self_labels`; no gold answer enters).
     """
 
     method: str = "multi_rlcr"
@@ -81,6 +83,7 @@ class MethodConfig:
     weights: dict[str, Any] = field(default_factory=dict)
     confidence_credit: str = "sequence"
     log_terms: bool = True
+    self_labelled_prompts: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -164,9 +164,15 @@ def run_config(
         "output.save_steps": profile.grpo_steps,
         "seed": run.seed,
     }
+    if not 0 <= profile.rl_self_labelled <= profile.warmstart_unlabelled:
+        raise ValueError(
+            f"demo profile rl_self_labelled must be in 0..warmstart_unlabelled ({profile.warmstart_unlabelled}), "
+            f"got {profile.rl_self_labelled}"
+        )
     if base is not None and profile.warmstart_unlabelled > 0:
         overrides["warmstart.unlabelled"] = unlabelled_task(profile, kb, stats)
         overrides["warmstart.unlabelled_skip"] = profile.num_eval
+        overrides["method.self_labelled_prompts"] = profile.rl_self_labelled
     for key, value in profile.method_weights.get(run.method, {}).items():
         overrides[f"method.weights.{key}"] = value
     dotlist = [f"{key}={_yaml(value)}" for key, value in overrides.items()]

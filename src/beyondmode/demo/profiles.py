@@ -106,6 +106,9 @@ class DemoProfile:
         (`warmstart.unlabelled`): held-out-like cases (their prompts avoid every training prompt) drawn
         after the held-out ones, none with a held-out prompt, labels removed; the base's answers to them
         are targets like its answers to the training prompts. 0: none.
+    rl_self_labelled: how many of those unlabelled prompts the multi-answer GRPO runs train on too,
+        each labelled by an answer drawn from the base's answers to it
+        (`method.self_labelled_prompts`; at most `warmstart_unlabelled`). 0: none.
     warmstart_examples: how many of the training cases (the first ones) the warm start learns from;
         None: all `num_train`. Fewer models the usual split: a small supervised set, more prompts with
         a verifiable reward for RL.
@@ -156,6 +159,7 @@ class DemoProfile:
     continued_warmstart_lr: float | None = None
     warmstart_label_replay: float = 0.0
     warmstart_unlabelled: int = 0
+    rl_self_labelled: int = 0
     warmstart_examples: int | None = None
     grpo_steps: int = 288
     grpo_lr: float = 5.0e-4

@@ -30,6 +30,7 @@ from beyondmode.tasks.base import Task
 from beyondmode.train.dataset import build_dataset, resolve_task, take_examples
 from beyondmode.train.recipe import answer_format, build_scorer
 from beyondmode.train.run_info import record_run
+from beyondmode.train.self_labels import self_labelled_examples
 from beyondmode.train.trl_rewards import build_reward_functions
 
 logger = logging.getLogger(__name__)
@@ -103,6 +104,12 @@ def prepare_grpo(
             f"method.reward_mode 'expected' needs a task with an exact posterior; task {task.name!r} has none "
             "(use reward_mode 'label')"
         )
+    if config.method.self_labelled_prompts and config.method.reward_mode != "label":
+        raise ValueError(
+            "method.self_labelled_prompts gives prompts a drawn label and no posterior: use reward_mode "
+            "'label' with it"
+        )
+    examples += self_labelled_examples(config, fmt)
     dataset = build_dataset(examples, tokenizer)
     functions, weights = build_reward_functions(scorer, config.method.log_terms)
     arguments = trl_arguments(config, weights, cuda)

@@ -25,13 +25,16 @@ Finished warm starts and runs in `--out` are reused, and refused where they were
 settings (`beyondmode.demo.reuse`). Goal (issue 15): mean set size and coverage within
 10% of the oracle's for at least two values of lambda; the last line counts the lambdas that meet it
 after RL and with the warm start alone. `--set warmstart_unlabelled=N`: the warm start also learns
-from N unlabelled held-out-like prompts (`warmstart.unlabelled`).
+from N unlabelled held-out-like prompts (`warmstart.unlabelled`); with `rl_self_labelled=M` GRPO also
+trains on the first M of them, each labelled by an answer drawn from the base's answers
+(`method.self_labelled_prompts`). `--versus DIR`: another bench folder run with the same costs; its
+RL models are sampled on the same cases and the paired differences (this run's RL minus DIR's) of
+set size, coverage and value are printed and stored.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -234,6 +237,13 @@ def main() -> None:
         default=[],
         help="other demo profile fields, FIELD=VALUE (e.g. warmstart_lists=8: drawn plug-in sets)",
     )
+    parser.add_argument(
+        "--versus",
+        type=Path,
+        default=None,
+        help="another bench folder with the same costs: its RL models are sampled on the same cases too, "
+        "and the paired differences (this run's RL minus its) are printed",
+    )
     args = parser.parse_args()
     profile = bench_profile(
         args.num_train, args.base_steps, args.warmstart_steps, parse_profile_overrides(args.set)
@@ -258,7 +268,13 @@ def main() -> None:
         warm_models = [out / "warmstart" / f"adaptive-{c:g}" for c in costs]
         rl_models = [out / "train" / f"adaptive-{c:g}" / "final" for c in costs]
         models = [*warm_models, *rl_models]
+        if args.versus is not None:
+            models += [args.versus.resolve() / "train" / f"adaptive-{c:g}" / "final" for c in costs]
+            missing = [str(m) for m in models[-len(costs) :] if not (m / "config.json").is_file()]
+            if missing:
+                raise SystemExit(f"bench_adaptive_k: --versus: no finished RL model in {', '.join(missing)}")
         texts = list(pool.map(generate, [profile] * len(models), models, [args.samples] * len(models)))
+    from beyondmode.atomic_write import write_json_atomic
     from beyondmode.evaluate.paired import paired_bootstrap
 
     rows: list[dict[str, Any]] = []
@@ -280,6 +296,13 @@ def main() -> None:
             "oracle": best,
             "value_gain": {"delta": delta, "ci_low": low, "ci_high": high},
         }
+        if args.versus is not None:
+            other = outcomes(profile, texts[2 * len(costs) + index], cost)
+            row["versus"] = {"folder": str(args.versus)}
+            for key in ("size", "coverage", "value"):
+                d, lo, hi = paired_bootstrap(list(other[key]), list(rl[key]), np.mean, seed=0)
+                row["versus"][key] = {"delta": d, "ci_low": lo, "ci_high": hi}
+                print(f"  lambda {cost:g} RL - {args.versus}'s RL {key} {d:+.3f} [{lo:+.3f}, {hi:+.3f}]")
         size_gap, coverage_gap = gaps(row["rl"], best)
         row["within_10pct"] = bool(size_gap <= GOAL_RATIO and coverage_gap <= GOAL_RATIO)
         warm_gaps = gaps(row["warm_start"], best)
@@ -296,8 +319,8 @@ def main() -> None:
             )
         print(
             f"  lambda {cost:g} RL - warm start value {delta:+.3f} [{low:+.3f}, {high:+.3f}]; size gap "
-            f"{size_gap:.0%}, coverage gap {coverage_gap:.0%} to the oracle (warm start: "
-            f"{warm_gaps[0]:.0%}, {warm_gaps[1]:.0%})"
+            f"{size_gap:.1%}, coverage gap {coverage_gap:.1%} to the oracle (warm start: "
+            f"{warm_gaps[0]:.1%}, {warm_gaps[1]:.1%})"
         )
     settings = {
         "num_train": profile.num_train,
@@ -309,7 +332,7 @@ def main() -> None:
         "samples": args.samples,
         "profile_overrides": args.set,
     }
-    (out / "adaptive_k.json").write_text(json.dumps({"settings": settings, "rows": rows}, indent=2))
+    write_json_atomic(out / "adaptive_k.json", {"settings": settings, "rows": rows})
     plot(rows, out / "adaptive_k.png")
     print(
         f"bench_adaptive_k: {within} of {len(rows)} lambdas within 10% of the oracle's set size and "

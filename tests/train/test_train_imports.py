@@ -15,6 +15,8 @@ LIGHT = (
     "beyondmode.train.recipe",
     "beyondmode.train.trl_rewards",
     "beyondmode.train.warmstart_data",
+    "beyondmode.train.self_labels",
+    "beyondmode.train.grpo",
     "beyondmode.commands.train",
     "beyondmode.commands.warmstart",
 )

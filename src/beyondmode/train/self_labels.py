@@ -28,7 +28,7 @@ from pathlib import Path
 from beyondmode.config import RunConfig
 from beyondmode.formats import AnswerFormat
 from beyondmode.train.unlabelled_prompts import unlabelled_examples
-from beyondmode.train.warmstart import SAMPLES_FILE
+from beyondmode.train.warmstart_data import SAMPLES_FILE
 from beyondmode.types import Example
 
 logger = logging.getLogger(__name__)

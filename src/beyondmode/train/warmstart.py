@@ -60,6 +60,7 @@ from beyondmode.train.run_info import record_run
 from beyondmode.train.sft import SFTSettings, encode_prompt, sample_completions, sft
 from beyondmode.train.unlabelled_prompts import describe, unlabelled_examples, unlabelled_pair
 from beyondmode.train.warmstart_data import (
+    SAMPLES_FILE,
     base_distribution,
     check_list_sampling,
     frequency_completion,
@@ -83,7 +84,6 @@ Progress = Callable[[str, int, int, float], None]
 """progress(stage, step, total, loss) for a CLI progress bar."""
 STATE_DIR = "warmstart_state"
 PAIRS_FILE = "pairs.jsonl"
-SAMPLES_FILE = "samples.jsonl"
 CHECKPOINT_FILE = "sft_checkpoint.pt"
 TOKENIZER_MAX_CANDIDATES = 5
 """A tiny model's tokenizer knows the format tags of K = 1..5 at least (`vocabulary_formats`)."""

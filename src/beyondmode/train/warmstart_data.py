@@ -36,6 +36,11 @@ from beyondmode.types import Candidate, Example
 
 CONFIDENCE_MODES = ("uniform", "constant", "oracle")
 
+SAMPLES_FILE = "samples.jsonl"
+"""The file beside a self-consistency warm start's model that records its base's answers per prompt: a
+header row (the sampling settings), then one `{"id", "counts"}` row per prompt (counts, or exact
+shares). `warmstart.samples_from` and `method.self_labelled_prompts` read it."""
+
 
 def think_text(example: Example) -> str:
     """The warm start's `<think>` text for `example`.

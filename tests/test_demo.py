@@ -81,11 +81,32 @@ def test_held_out_prompts_are_disjoint_from_training_prompts(quick_runs: tuple[P
 
     profile = get_profile("quick")
     fmt = AnswerFormat(num_candidates=3)
-    train = get_task("ddx_sim", **task_options(profile, 0, profile.num_train, None, None))
-    held_out = get_task("ddx_sim", **eval_task_options(profile, None, None))
-    train_prompts = {json.dumps(e.prompt) for e in train.examples(fmt)}
-    held = list(held_out.examples(fmt))
-    assert len(held) == profile.num_eval and not {json.dumps(e.prompt) for e in held} & train_prompts
+    for seed in (0, 1):  # each seed trains on its own cases and has its own held-out set
+        train = get_task("ddx_sim", **task_options(profile, seed, profile.num_train, None, None))
+        held_out = get_task("ddx_sim", **eval_task_options(profile, None, None, seed))
+        train_prompts = {json.dumps(e.prompt) for e in train.examples(fmt)}
+        held = list(held_out.examples(fmt))
+        assert len(held) == profile.num_eval and not {json.dumps(e.prompt) for e in held} & train_prompts
+    assert eval_task_options(profile, None, None) == eval_task_options(profile, None, None, 0)
+
+
+def test_each_seeds_runs_are_evaluated_on_their_own_held_out_set(tmp_path: Path, monkeypatch) -> None:
+    """One held-out set for every seed shared a quarter of its prompts with seed 1's training cases."""
+    from beyondmode.demo import pipeline
+    from beyondmode.evaluate import runner
+    from beyondmode.evaluate.backends import transformers_backend
+
+    seen = []
+    monkeypatch.setattr(transformers_backend.TransformersBackend, "from_pretrained", lambda *a, **k: None)
+    monkeypatch.setattr(runner, "run_evaluation", lambda task, *a, **k: seen.append(task.exclude_seed))
+    profile = get_profile("quick")
+    for seed in (0, 2):
+        pipeline._evaluate(profile, DemoRun("multi_rlvr", seed), tmp_path, tmp_path, None, None)
+    assert seen == [0, 2]
+    unlabelled = pipeline.run_config(
+        replace(profile, warmstart_unlabelled=5), DemoRun("multi_rlvr", 2), tmp_path, None, None
+    ).warmstart.unlabelled
+    assert unlabelled.options["exclude_seed"] == 2
 
 
 def test_same_seed_same_numbers(quick_runs: tuple[Path, Path]) -> None:

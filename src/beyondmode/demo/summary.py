@@ -50,7 +50,9 @@ def demo_summary(
     warm_evals: Mapping[str, Path] | None = None,
 ) -> dict[str, Any]:
     """Headline metrics per run and method (warm starts included, as `warmstart-<format>/<method>`), the
-    oracle, seed spreads, cost ratio, targets, and `rl_gain`: each run against its warm start."""
+    oracle, seed spreads, cost ratio, targets, and `rl_gain`: each run against its warm start. Each seed
+    has its own held-out cases: `oracle` is that of the first evaluation's (seed 0's in the profiles),
+    and every `rl_gain` row carries its own run's."""
     rows: dict[str, dict[str, Any]] = {}
     oracle: dict[str, Any] | None = None
     warm_evals = dict(warm_evals or {})
